@@ -1,0 +1,162 @@
+//! The typed records the vault stores, and their ids. Each record is JSON sealed by
+//! [`crate::vault::OpenVault::seal_json`] under its id.
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Record id of the user's settings.
+pub const SETTINGS_ID: &str = "settings";
+/// Record id of the latest portfolio snapshot.
+pub const SNAPSHOT_ID: &str = "snapshot/latest";
+/// Prefix of exchange connection records: `conn/<id>`.
+pub const CONNECTION_PREFIX: &str = "conn/";
+
+/// A secret string (API secret, passphrase): zeroized on drop, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Exchanges Holdix knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExchangeId {
+    Okx,
+    Binance,
+    Bybit,
+    Whitebit,
+}
+
+impl ExchangeId {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Okx => "OKX",
+            Self::Binance => "Binance",
+            Self::Bybit => "Bybit",
+            Self::Whitebit => "WhiteBIT",
+        }
+    }
+}
+
+/// Per-connection options (region host, demo trading).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionOptions {
+    /// Regional API host, e.g. `eea` or `us` for OKX; `None` is the global host.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The key is a demo-trading key.
+    #[serde(default)]
+    pub demo: bool,
+}
+
+/// One exchange connection: a read-only API key and what signs with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: String,
+    pub exchange: ExchangeId,
+    pub label: String,
+    pub api_key: String,
+    pub secret: Secret,
+    /// OKX's API passphrase; `None` for exchanges without one (or an incomplete import).
+    #[serde(default)]
+    pub passphrase: Option<Secret>,
+    #[serde(default)]
+    pub options: ConnectionOptions,
+}
+
+impl Connection {
+    pub fn record_id(&self) -> String {
+        format!("{CONNECTION_PREFIX}{}", self.id)
+    }
+}
+
+/// The user's settings, stored encrypted like everything else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Lock after this many minutes without input.
+    pub auto_lock_minutes: u32,
+    /// Where exchange requests go; `None` is the app's own origin.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+}
+
+impl Settings {
+    pub const AUTO_LOCK_CHOICES: [u32; 6] = [1, 5, 15, 30, 60, 240];
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            auto_lock_minutes: 15,
+            proxy_url: None,
+        }
+    }
+}
+
+/// One holding in a snapshot: amounts and values as decimal strings (never floats).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotHolding {
+    pub connection_id: String,
+    pub account: String,
+    pub asset: String,
+    pub amount: String,
+    pub usd_value: Option<String>,
+}
+
+/// A portfolio snapshot as last fetched, shown at once after unlock and offline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Unix milliseconds of the fetch.
+    pub as_of_ms: u64,
+    pub holdings: Vec<SnapshotHolding>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_debug_hides_secrets() {
+        let c = Connection {
+            id: "1".into(),
+            exchange: ExchangeId::Okx,
+            label: "OKX".into(),
+            api_key: "985d5b66".into(),
+            secret: Secret::new("chNOOS4KvNXR"),
+            passphrase: Some(Secret::new("1234567890")),
+            options: ConnectionOptions::default(),
+        };
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("chNOOS4KvNXR"));
+        assert!(!printed.contains("1234567890"));
+        assert!(printed.contains("Secret(***)"));
+    }
+
+    #[test]
+    fn connection_json_round_trip_and_missing_passphrase() {
+        let json = r#"{"id":"a","exchange":"okx","label":"OKX","api_key":"k","secret":"s"}"#;
+        let c: Connection = serde_json::from_str(json).unwrap();
+        assert_eq!(c.passphrase, None);
+        assert_eq!(c.options, ConnectionOptions::default());
+        assert_eq!(c.record_id(), "conn/a");
+        let back: Connection = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+}

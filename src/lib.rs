@@ -1,0 +1,27 @@
+//! The Holdix web app (Leptos, client-side rendered). Logic lives in `holdix-core`; this
+//! crate is the browser glue and the screens:
+//!
+//! * [`store`]: IndexedDB, one transaction per write.
+//! * [`session`]: an unlocked vault, sealing records and writing them through the store.
+//! * [`browser`]: small helpers over the browser (time, yielding to paint).
+//! * [`ui`]: the Leptos components.
+
+pub mod browser;
+pub mod session;
+pub mod store;
+pub mod ui;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Benchmark hook (`cargo xtask bench`): milliseconds of one bare key derivation with the
+/// default parameters, as unlocking does it.
+#[wasm_bindgen]
+pub fn bench_kdf_ms() -> f64 {
+    use holdix_core::vault::{derive_key, KdfParams, VaultHeader};
+    let header = VaultHeader::generate(KdfParams::DEFAULT).expect("random salt");
+    let start = browser::now_ms();
+    let key = derive_key("benchmark password", &header).expect("derive");
+    let elapsed = browser::now_ms() - start;
+    drop(key);
+    elapsed
+}

@@ -1,0 +1,274 @@
+//! IndexedDB storage for the vault: one database, two object stores.
+//!
+//! * `meta`: the vault's [`holdix_core::vault::VaultMeta`] as JSON under the key `vault`.
+//! * `records`: sealed records (`Uint8Array`) under their record ids.
+//!
+//! Everything written is already encrypted by the caller. Writes go through [`Batch`], which
+//! lands in one transaction over both stores: all of it or none of it. Nothing is awaited
+//! inside a transaction except its own requests (an IndexedDB transaction dies otherwise),
+//! so callers encrypt first and write second.
+
+use std::rc::Rc;
+
+use idb::{Database, DatabaseEvent, Factory, ObjectStoreParams, TransactionMode};
+use js_sys::Uint8Array;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The production database name.
+pub const DB_NAME: &str = "holdix";
+const DB_VERSION: u32 = 1;
+const META: &str = "meta";
+const RECORDS: &str = "records";
+const META_KEY: &str = "vault";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "This browser does not give Holdix storage ({0}). Private windows and some \
+         settings block IndexedDB; open Holdix in a normal window."
+    )]
+    Unavailable(String),
+    #[error("A vault already exists in this browser; nothing was overwritten.")]
+    AlreadyExists,
+    #[error("Saving to browser storage failed ({0}); nothing was changed.")]
+    WriteFailed(String),
+    #[error("Reading browser storage failed ({0}).")]
+    ReadFailed(String),
+}
+
+fn describe(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// One atomic write: an optional new vault meta, records to put and records to delete.
+#[derive(Default)]
+pub struct Batch {
+    meta: Option<(String, MetaWrite)>,
+    puts: Vec<(String, Vec<u8>)>,
+    deletes: Vec<String>,
+    abort_before_commit: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MetaWrite {
+    /// Fails if a vault exists: creating never overwrites.
+    Create,
+    Replace,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Writes the meta of a new vault; the batch fails if one already exists.
+    pub fn create_meta(mut self, json: String) -> Self {
+        self.meta = Some((json, MetaWrite::Create));
+        self
+    }
+    pub fn replace_meta(mut self, json: String) -> Self {
+        self.meta = Some((json, MetaWrite::Replace));
+        self
+    }
+    pub fn put(mut self, id: impl Into<String>, sealed: Vec<u8>) -> Self {
+        self.puts.push((id.into(), sealed));
+        self
+    }
+    pub fn put_all(mut self, records: Vec<(String, Vec<u8>)>) -> Self {
+        self.puts.extend(records);
+        self
+    }
+    pub fn delete(mut self, id: impl Into<String>) -> Self {
+        self.deletes.push(id.into());
+        self
+    }
+    /// Fault injection for tests: issue every request, then abort instead of committing, as
+    /// when the tab is closed mid-write. The batch reports a write failure.
+    #[doc(hidden)]
+    pub fn abort_before_commit(mut self) -> Self {
+        self.abort_before_commit = true;
+        self
+    }
+}
+
+/// An open Holdix database.
+#[derive(Clone)]
+pub struct Store {
+    db: Rc<Database>,
+    name: String,
+}
+
+impl Store {
+    /// Opens (creating on first use) the production database.
+    pub async fn open() -> Result<Self, StoreError> {
+        Self::open_named(DB_NAME).await
+    }
+
+    /// Opens a database by name; tests use their own names.
+    pub async fn open_named(name: &str) -> Result<Self, StoreError> {
+        let factory = Factory::new().map_err(|e| StoreError::Unavailable(describe(e)))?;
+        let mut request = factory
+            .open(name, Some(DB_VERSION))
+            .map_err(|e| StoreError::Unavailable(describe(e)))?;
+        request.on_upgrade_needed(|event| {
+            if let Ok(db) = event.database() {
+                let names = db.store_names();
+                for store in [META, RECORDS] {
+                    if !names.iter().any(|n| n == store) {
+                        let _ = db.create_object_store(store, ObjectStoreParams::new());
+                    }
+                }
+            }
+        });
+        let db = request
+            .await
+            .map_err(|e| StoreError::Unavailable(describe(e)))?;
+        Ok(Self {
+            db: Rc::new(db),
+            name: name.to_string(),
+        })
+    }
+
+    /// The stored vault meta (JSON), if a vault exists.
+    pub async fn meta(&self) -> Result<Option<String>, StoreError> {
+        let read = |e| StoreError::ReadFailed(describe(e));
+        let tx = self
+            .db
+            .transaction(&[META], TransactionMode::ReadOnly)
+            .map_err(read)?;
+        let store = tx.object_store(META).map_err(read)?;
+        let value = store
+            .get(JsValue::from_str(META_KEY))
+            .map_err(read)?
+            .await
+            .map_err(read)?;
+        // A value that is not a string is damage; the vault layer reports it as such.
+        Ok(value.map(|v| v.as_string().unwrap_or_default()))
+    }
+
+    /// Every sealed record with its id, in id order.
+    pub async fn records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let read = |e| StoreError::ReadFailed(describe(e));
+        let tx = self
+            .db
+            .transaction(&[RECORDS], TransactionMode::ReadOnly)
+            .map_err(read)?;
+        let store = tx.object_store(RECORDS).map_err(read)?;
+        let keys = store
+            .get_all_keys(None, None)
+            .map_err(read)?
+            .await
+            .map_err(read)?;
+        let values = store
+            .get_all(None, None)
+            .map_err(read)?
+            .await
+            .map_err(read)?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .map(|(k, v)| (k.as_string().unwrap_or_default(), bytes_of(&v)))
+            .collect())
+    }
+
+    /// One sealed record.
+    pub async fn record(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let read = |e| StoreError::ReadFailed(describe(e));
+        let tx = self
+            .db
+            .transaction(&[RECORDS], TransactionMode::ReadOnly)
+            .map_err(read)?;
+        let store = tx.object_store(RECORDS).map_err(read)?;
+        let value = store
+            .get(JsValue::from_str(id))
+            .map_err(read)?
+            .await
+            .map_err(read)?;
+        Ok(value.map(|v| bytes_of(&v)))
+    }
+
+    /// Writes a batch in one transaction over both stores.
+    pub async fn write(&self, batch: Batch) -> Result<(), StoreError> {
+        let fail = |e| StoreError::WriteFailed(describe(e));
+        let tx = self
+            .db
+            .transaction(&[META, RECORDS], TransactionMode::ReadWrite)
+            .map_err(fail)?;
+        let result = async {
+            if let Some((json, how)) = &batch.meta {
+                let store = tx.object_store(META).map_err(fail)?;
+                let (value, key) = (JsValue::from_str(json), JsValue::from_str(META_KEY));
+                match how {
+                    MetaWrite::Create => {
+                        store
+                            .add(&value, Some(&key))
+                            .map_err(fail)?
+                            .await
+                            .map_err(|_| StoreError::AlreadyExists)?;
+                    }
+                    MetaWrite::Replace => {
+                        store
+                            .put(&value, Some(&key))
+                            .map_err(fail)?
+                            .await
+                            .map_err(fail)?;
+                    }
+                }
+            }
+            let records = tx.object_store(RECORDS).map_err(fail)?;
+            for (id, sealed) in &batch.puts {
+                let value: JsValue = Uint8Array::from(sealed.as_slice()).into();
+                records
+                    .put(&value, Some(&JsValue::from_str(id)))
+                    .map_err(fail)?
+                    .await
+                    .map_err(fail)?;
+            }
+            for id in &batch.deletes {
+                records
+                    .delete(JsValue::from_str(id))
+                    .map_err(fail)?
+                    .await
+                    .map_err(fail)?;
+            }
+            Ok::<(), StoreError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            // Roll back whatever part of the batch went through. The request's own error may
+            // already have aborted the transaction; that is fine too.
+            let _ = tx.abort();
+            return Err(e);
+        }
+        if batch.abort_before_commit {
+            // The outcome is "aborted" either way; what matters is that nothing landed.
+            let _ = tx.abort().map_err(fail)?.await;
+            return Err(StoreError::WriteFailed("the write was interrupted".into()));
+        }
+        let outcome = tx.commit().map_err(fail)?.await.map_err(fail)?;
+        if outcome.is_committed() {
+            Ok(())
+        } else {
+            Err(StoreError::WriteFailed(
+                "the browser aborted the write".into(),
+            ))
+        }
+    }
+
+    /// Deletes the whole database: every trace of the vault in this browser.
+    pub async fn erase(self) -> Result<(), StoreError> {
+        self.db.close();
+        let factory = Factory::new().map_err(|e| StoreError::Unavailable(describe(e)))?;
+        factory
+            .delete(&self.name)
+            .map_err(|e| StoreError::WriteFailed(describe(e)))?
+            .await
+            .map_err(|e| StoreError::WriteFailed(describe(e)))
+    }
+}
+
+fn bytes_of(value: &JsValue) -> Vec<u8> {
+    value
+        .dyn_ref::<Uint8Array>()
+        .map(Uint8Array::to_vec)
+        .unwrap_or_default()
+}

@@ -1,0 +1,54 @@
+//! The unlocked shell: top bar (navigation, Lock) and the current page.
+
+use leptos::prelude::*;
+
+use super::settings::SettingsPage;
+use super::vault::Brand;
+use super::{use_ctx, Page};
+
+#[component]
+pub fn Home() -> impl IntoView {
+    let ctx = use_ctx();
+    let nav = move |page: Page, label: &'static str| {
+        view! {
+            <button
+                type="button"
+                class="nav"
+                aria-current=move || (ctx.page.get() == page).then_some("page")
+                on:click=move |_| ctx.page.set(page)
+            >
+                {label}
+            </button>
+        }
+    };
+    view! {
+        <header class="topbar">
+            <Brand />
+            <nav aria-label="Main">{nav(Page::Dashboard, "Dashboard")} {nav(Page::Settings, "Settings")}</nav>
+            <button type="button" class="secondary" data-testid="lock" on:click=move |_| ctx.lock(None)>
+                "Lock"
+            </button>
+        </header>
+        <main class="page">
+            {move || match ctx.page.get() {
+                Page::Dashboard => view! { <Dashboard /> }.into_any(),
+                Page::Settings => view! { <SettingsPage /> }.into_any(),
+            }}
+        </main>
+    }
+}
+
+#[component]
+fn Dashboard() -> impl IntoView {
+    view! {
+        <section class="card" data-testid="dashboard">
+            <p class="muted">"Total value"</p>
+            <p class="total">"$0.00"</p>
+            <h2>"No exchanges connected yet"</h2>
+            <p class="muted">
+                "Your vault is ready. Exchange connections are stored in it encrypted; "
+                "only read-only API keys are accepted."
+            </p>
+        </section>
+    }
+}

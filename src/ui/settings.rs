@@ -1,0 +1,148 @@
+//! Settings: auto-lock, change password, erase vault.
+
+use holdix_core::password::{self, Strength};
+use holdix_core::records::Settings;
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::use_ctx;
+use super::vault::{EraseVault, PasswordField};
+use crate::browser::next_paint;
+use crate::session::SessionError;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    view! {
+        <h1>"Settings"</h1>
+        <AutoLock />
+        <ChangePassword />
+        <EraseVault />
+    }
+}
+
+#[component]
+fn AutoLock() -> impl IntoView {
+    let ctx = use_ctx();
+    let status = RwSignal::new(None::<String>);
+    let change = move |ev: leptos::ev::Event| {
+        let Ok(minutes) = event_target_value(&ev).parse::<u32>() else {
+            return;
+        };
+        let Some(session) = ctx.session() else { return };
+        let settings = Settings {
+            auto_lock_minutes: minutes,
+            ..session.settings.clone()
+        };
+        spawn_local(async move {
+            match session.save_settings(settings).await {
+                Ok(next) => {
+                    ctx.set_session(next);
+                    status.set(Some("Saved.".into()));
+                }
+                Err(e) => status.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="card">
+            <h2>"Auto-lock"</h2>
+            <div class="field">
+                <label for="auto-lock">"Lock after inactivity"</label>
+                <select id="auto-lock" on:change=change data-testid="auto-lock">
+                    {Settings::AUTO_LOCK_CHOICES
+                        .into_iter()
+                        .map(|m| {
+                            let label = if m < 60 { format!("{m} min") } else { format!("{} h", m / 60) };
+                            view! {
+                                <option value=m.to_string() selected=move || ctx.settings.with(|s| s.auto_lock_minutes == m)>
+                                    {label}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+            <p class="muted" role="status">{move || status.get()}</p>
+        </section>
+    }
+}
+
+#[component]
+fn ChangePassword() -> impl IntoView {
+    let ctx = use_ctx();
+    let current = RwSignal::new(String::new());
+    let next = RwSignal::new(String::new());
+    let confirm = RwSignal::new(String::new());
+    let wrong = RwSignal::new(None::<String>);
+    let outcome = RwSignal::new(None::<(bool, String)>);
+    let busy = RwSignal::new(false);
+    let strength = Memo::new(move |_| next.with(|p| password::assess(p)));
+    let mismatch = Signal::derive(move || {
+        confirm
+            .with(|c| !c.is_empty() && next.with(|p| p != c))
+            .then(|| "The passwords do not match.".to_string())
+    });
+    let ready = move || {
+        !busy.get()
+            && current.with(|c| !c.is_empty())
+            && strength.get() != Strength::TooShort
+            && confirm.with(|c| next.with(|p| p == c))
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if !ready() {
+            return;
+        }
+        let Some(session) = ctx.session() else { return };
+        busy.set(true);
+        wrong.set(None);
+        outcome.set(None);
+        let (old_pw, new_pw) = (current.get_untracked(), next.get_untracked());
+        spawn_local(async move {
+            next_paint().await;
+            match session.change_password(&old_pw, &new_pw).await {
+                Ok(session) => {
+                    ctx.set_session(session);
+                    for field in [current, next, confirm] {
+                        field.set(String::new());
+                    }
+                    outcome.set(Some((
+                        true,
+                        "Password changed. Use the new password from now on.".into(),
+                    )));
+                }
+                Err(SessionError::WrongPassword) => wrong.set(Some("Wrong password".into())),
+                Err(e) => outcome.set(Some((false, e.to_string()))),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <form class="card" on:submit=submit data-testid="change-password-form">
+            <h2>"Change password"</h2>
+            <p class="muted">"Everything in the vault is re-encrypted. If this is interrupted, the old password keeps working."</p>
+            <PasswordField id="current-password" label="Current password" value=current error=wrong />
+            <PasswordField
+                id="changed-password"
+                label="New password"
+                value=next
+                autocomplete="new-password"
+                hint=view! { <span data-testid="new-strength">{move || { let s = strength.get(); format!("{}: {}", s.label(), s.hint()) }}</span> }.into_any()
+            />
+            <PasswordField
+                id="changed-confirm"
+                label="Confirm new password"
+                value=confirm
+                autocomplete="new-password"
+                error=mismatch
+            />
+            <button type="submit" class="primary" disabled=move || !ready() data-testid="change-password">
+                {move || if busy.get() { "Re-encrypting…" } else { "Change password" }}
+            </button>
+            {move || outcome.get().map(|(ok, text)| view! {
+                <p class=if ok { "success" } else { "form-error" } role="status" data-testid="change-password-result">{text}</p>
+            })}
+        </form>
+    }
+}

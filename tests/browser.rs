@@ -1,0 +1,248 @@
+//! Browser tests, run in headless Chromium by wasm-bindgen-test-runner (`cargo xtask test`):
+//! the IndexedDB store and the vault session over it, in a real browser.
+#![cfg(target_arch = "wasm32")]
+
+use holdix::session::{Session, SessionError};
+use holdix::store::{Batch, Store, StoreError};
+use holdix_core::records::{Connection, ConnectionOptions, ExchangeId, Secret};
+use holdix_core::vault::KdfParams;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The cheapest parameters the vault accepts, so the tests are quick.
+const FAST: KdfParams = KdfParams::FLOOR;
+
+#[wasm_bindgen(inline_js = r#"
+export async function dump_storage() {
+  const req = (r) => new Promise((res, rej) => { r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+  const text = (v) => {
+    if (v instanceof Uint8Array) { let s = ''; for (const b of v) s += String.fromCharCode(b); return s; }
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  };
+  const out = [];
+  for (const { name } of await indexedDB.databases()) {
+    const db = await req(indexedDB.open(name));
+    for (const store of db.objectStoreNames) {
+      const s = db.transaction(store, 'readonly').objectStore(store);
+      const keys = await req(s.getAllKeys());
+      const values = await req(s.getAll());
+      keys.forEach((k, i) => out.push(`${name}/${store}/${k}=${text(values[i])}`));
+    }
+    db.close();
+  }
+  for (const s of [localStorage, sessionStorage]) {
+    for (let i = 0; i < s.length; i++) out.push(`webstorage/${s.key(i)}=${s.getItem(s.key(i))}`);
+  }
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const r of await cache.keys()) out.push(`cache/${r.url}=${await (await cache.match(r)).text()}`);
+  }
+  return out.join('\n');
+}
+"#)]
+extern "C" {
+    async fn dump_storage() -> JsValue;
+}
+
+/// A store under a test-specific name, emptied first.
+async fn fresh(name: &str) -> Store {
+    Store::open_named(name)
+        .await
+        .unwrap()
+        .erase()
+        .await
+        .unwrap();
+    Store::open_named(name).await.unwrap()
+}
+
+async fn snapshot(store: &Store) -> (Option<String>, Vec<(String, Vec<u8>)>) {
+    (store.meta().await.unwrap(), store.records().await.unwrap())
+}
+
+fn okx_connection() -> Connection {
+    Connection {
+        id: "c1".into(),
+        exchange: ExchangeId::Okx,
+        label: "OKX".into(),
+        api_key: "985d5b66-57ce-40fb-b714-afc0b9787083".into(),
+        secret: Secret::new("chNOOS4KvNXR_Xq4k4c9qsfoKWvnDecLATCRlcBwyKDYnWgO"),
+        passphrase: Some(Secret::new("Passphrase-4-tests")),
+        options: ConnectionOptions::default(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn store_round_trip() {
+    let store = fresh("t-round-trip").await;
+    assert_eq!(snapshot(&store).await, (None, vec![]));
+    store
+        .write(
+            Batch::new()
+                .create_meta("{\"m\":1}".into())
+                .put("b", vec![2, 2])
+                .put("a", vec![1, 0, 255]),
+        )
+        .await
+        .unwrap();
+    let (meta, records) = snapshot(&store).await;
+    assert_eq!(meta.as_deref(), Some("{\"m\":1}"));
+    assert_eq!(
+        records,
+        vec![("a".into(), vec![1, 0, 255]), ("b".into(), vec![2, 2])]
+    );
+    assert_eq!(store.record("b").await.unwrap(), Some(vec![2, 2]));
+    assert_eq!(store.record("zzz").await.unwrap(), None);
+
+    store.write(Batch::new().delete("a")).await.unwrap();
+    assert_eq!(
+        store.records().await.unwrap(),
+        vec![("b".into(), vec![2, 2])]
+    );
+
+    // A reopened database sees the same data.
+    let again = Store::open_named("t-round-trip").await.unwrap();
+    assert_eq!(again.record("b").await.unwrap(), Some(vec![2, 2]));
+}
+
+#[wasm_bindgen_test]
+async fn creating_a_vault_never_overwrites_one() {
+    let store = fresh("t-no-overwrite").await;
+    store
+        .write(Batch::new().create_meta("first".into()).put("x", vec![1]))
+        .await
+        .unwrap();
+    let before = snapshot(&store).await;
+    let err = store
+        .write(Batch::new().create_meta("second".into()).put("x", vec![9]))
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::AlreadyExists);
+    assert_eq!(snapshot(&store).await, before);
+}
+
+#[wasm_bindgen_test]
+async fn failed_transaction_leaves_data_intact() {
+    let store = fresh("t-failed-tx").await;
+    store
+        .write(
+            Batch::new()
+                .create_meta("m1".into())
+                .put("x", vec![1])
+                .put("y", vec![2]),
+        )
+        .await
+        .unwrap();
+    let before = snapshot(&store).await;
+    let err = store
+        .write(
+            Batch::new()
+                .replace_meta("m2".into())
+                .put("x", vec![7])
+                .put("z", vec![3])
+                .delete("y")
+                .abort_before_commit(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::WriteFailed(_)));
+    assert_eq!(snapshot(&store).await, before);
+}
+
+#[wasm_bindgen_test]
+async fn interrupted_password_change_keeps_the_old_password() {
+    let store = fresh("t-rekey").await;
+    let session = Session::create(store.clone(), "old password 123", FAST)
+        .await
+        .unwrap();
+    session.save_connection(&okx_connection()).await.unwrap();
+    let before = snapshot(&store).await;
+
+    let (batch, _) = session
+        .prepare_password_change("old password 123", "new password 456", FAST)
+        .await
+        .unwrap();
+    assert!(store.write(batch.abort_before_commit()).await.is_err());
+    assert_eq!(snapshot(&store).await, before, "nothing changed");
+
+    let old = Session::unlock(store.clone(), "old password 123")
+        .await
+        .unwrap();
+    assert_eq!(old.connections().await.unwrap(), vec![okx_connection()]);
+    assert_eq!(
+        Session::unlock(store.clone(), "new password 456")
+            .await
+            .err(),
+        Some(SessionError::WrongPassword)
+    );
+
+    // The same change, not interrupted, switches passwords and keeps every record.
+    let (batch, _) = session
+        .prepare_password_change("old password 123", "new password 456", FAST)
+        .await
+        .unwrap();
+    store.write(batch).await.unwrap();
+    let new = Session::unlock(store.clone(), "new password 456")
+        .await
+        .unwrap();
+    assert_eq!(new.connections().await.unwrap(), vec![okx_connection()]);
+    assert_eq!(
+        Session::unlock(store, "old password 123").await.err(),
+        Some(SessionError::WrongPassword)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn wrong_password_and_damage_are_different_errors() {
+    let store = fresh("t-errors").await;
+    Session::create(store.clone(), "right password 1", FAST)
+        .await
+        .unwrap();
+    assert_eq!(
+        Session::unlock(store.clone(), "wrong password 1")
+            .await
+            .err(),
+        Some(SessionError::WrongPassword)
+    );
+    let meta = store.meta().await.unwrap().unwrap();
+    store
+        .write(Batch::new().replace_meta(meta.replacen("\"sum\":\"", "\"sum\":\"0", 1)))
+        .await
+        .unwrap();
+    let before = snapshot(&store).await;
+    let err = Session::unlock(store.clone(), "right password 1")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, SessionError::Damaged(_)), "{err:?}");
+    assert!(err.to_string().starts_with("The vault data is damaged"));
+    assert_eq!(
+        snapshot(&store).await,
+        before,
+        "a failed unlock writes nothing"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn no_secret_in_plaintext_anywhere_in_the_browser() {
+    let store = fresh("holdix-scan").await;
+    let session = Session::create(store.clone(), "scan password 99", FAST)
+        .await
+        .unwrap();
+    let connection = okx_connection();
+    session.save_connection(&connection).await.unwrap();
+
+    let dump = dump_storage().await.as_string().unwrap();
+    assert!(
+        dump.contains("holdix-scan/records/conn/c1="),
+        "the scan sees the stored connection"
+    );
+    for secret in [
+        connection.secret.expose(),
+        connection.passphrase.as_ref().unwrap().expose(),
+        "scan password 99",
+    ] {
+        assert!(!dump.contains(secret), "a secret is stored in plaintext");
+    }
+}

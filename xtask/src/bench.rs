@@ -1,0 +1,74 @@
+//! `cargo xtask bench`: figures measured in one run, printed as `name: value unit`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use flate2::{write::GzEncoder, Compression};
+
+use crate::build::{build_app, build_proxy, free_addr, Server};
+use crate::{root, setup, Result};
+
+/// gzip -9 size of a file, in bytes.
+fn gz_size(path: &Path) -> Result<u64> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+    enc.write_all(&data).map_err(|e| e.to_string())?;
+    Ok(enc.finish().map_err(|e| e.to_string())?.len() as u64)
+}
+
+/// Gzipped sizes of dist's files by kind, and of all of dist.
+fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
+    let (mut wasm, mut js, mut css, mut all) = (0, 0, 0, 0);
+    let mut stack = vec![dist.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| e.to_string())? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let size = gz_size(&path)?;
+            all += size;
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("wasm") => wasm += size,
+                Some("js") => js += size,
+                Some("css") => css += size,
+                _ => {}
+            }
+        }
+    }
+    Ok(vec![
+        ("wasm_gz_kb", wasm),
+        ("js_gz_kb", js),
+        ("css_gz_kb", css),
+        ("bundle_gz_kb", all),
+    ])
+}
+
+pub fn bench() -> Result {
+    setup::for_browser()?;
+    let dist = build_app()?;
+    let proxy = build_proxy()?;
+    let server = Server::start(&proxy, &dist, &free_addr()?, &[])?;
+    let out = Command::new("node")
+        .arg("bench.mjs")
+        .env("HOLDIX_BASE_URL", &server.url)
+        .current_dir(root().join("tests/e2e"))
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    drop(server);
+    if !out.status.success() {
+        return Err(format!(
+            "the browser benchmark failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    println!();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    for (name, bytes) in bundle_sizes(&dist)? {
+        println!("{name}: {:.1} KB", bytes as f64 / 1024.0);
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `cargo xtask run | test | bench`: sets up the tools a fresh Debian machine lacks, builds,
+//! serves, tests and measures Holdix.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod build;
+mod setup;
+mod testing;
+
+#[derive(Parser)]
+#[command(about = "Holdix developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Set up what is missing, build the release app and serve it with the proxy.
+    Run {
+        /// Address to serve on (127.0.0.1 only is recommended).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Set up what is missing and run every test layer: native, browser, end-to-end.
+    Test,
+    /// Measure: key derivation, unlock, bundle sizes. One `name: value unit` per line.
+    Bench,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Run { listen } => build::run(&listen),
+        Task::Test => testing::test_all(),
+        Task::Bench => bench::bench(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+pub type Result<T = ()> = std::result::Result<T, String>;

@@ -1,0 +1,179 @@
+//! `cargo xtask test`: the three layers, each with its summary, then one closing line.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::build::{build_app, build_proxy, free_addr, Server};
+use crate::{root, setup, Result};
+
+/// What one layer reported.
+struct Outcome {
+    name: &'static str,
+    passed: u64,
+    failed: u64,
+    error: Option<String>,
+}
+
+/// Runs `cmd`, echoing its output, and counts tests from cargo's `test result:` lines and
+/// node's TAP `# pass` / `# fail` lines.
+fn run_counted(name: &'static str, cmd: &mut Command) -> Outcome {
+    let mut outcome = Outcome {
+        name,
+        passed: 0,
+        failed: 0,
+        error: None,
+    };
+    println!("\n== {name} tests ==");
+    let mut child = match cmd.stdout(Stdio::piped()).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            outcome.error = Some(format!("could not start {cmd:?}: {e}"));
+            return outcome;
+        }
+    };
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            outcome.passed += count_before(rest, " passed");
+            outcome.failed += count_before(rest, " failed");
+        } else if let Some(n) = line.strip_prefix("# pass ") {
+            outcome.passed += n.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(n) = line.strip_prefix("# fail ") {
+            outcome.failed += n.trim().parse::<u64>().unwrap_or(0);
+        }
+    }
+    match child.wait() {
+        Ok(status) if status.success() => {}
+        Ok(status) => outcome.error = Some(format!("exited with {status}")),
+        Err(e) => outcome.error = Some(e.to_string()),
+    }
+    outcome
+}
+
+/// `"ok. 25 passed; 0 failed; …"` → the number before `label`.
+fn count_before(text: &str, label: &str) -> u64 {
+    text.split(';')
+        .find_map(|part| {
+            part.trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ")
+                .strip_suffix(label)
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn failed_setup(name: &'static str, error: String) -> Outcome {
+    Outcome {
+        name,
+        passed: 0,
+        failed: 0,
+        error: Some(format!("setup failed: {error}")),
+    }
+}
+
+fn native() -> Outcome {
+    run_counted(
+        "native",
+        Command::new("cargo")
+            .args(["test", "--workspace"])
+            .current_dir(root()),
+    )
+}
+
+fn browser() -> Outcome {
+    if let Err(e) = setup::for_browser() {
+        return failed_setup("browser", e);
+    }
+    let root = root();
+    run_counted(
+        "browser",
+        Command::new("cargo")
+            .args([
+                "test",
+                "-p",
+                "holdix",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--test",
+                "browser",
+            ])
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            .env("CHROMEDRIVER", "chromedriver")
+            .env(
+                "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                root.join("tests/webdriver.json"),
+            )
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+            .current_dir(&root),
+    )
+}
+
+/// The end-to-end files, in name order.
+fn e2e_files() -> Result<Vec<String>> {
+    let dir = root().join("tests/e2e");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn end_to_end() -> Outcome {
+    let prepared = (|| -> Result<(Server, Vec<String>)> {
+        setup::for_browser()?;
+        let dist = build_app()?;
+        let proxy = build_proxy()?;
+        let server = Server::start(&proxy, &dist, &free_addr()?, &[])?;
+        Ok((server, e2e_files()?))
+    })();
+    let (server, files) = match prepared {
+        Ok(p) => p,
+        Err(e) => return failed_setup("end-to-end", e),
+    };
+    let outcome = run_counted(
+        "end-to-end",
+        Command::new("node")
+            .args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
+            .args(&files)
+            .env("HOLDIX_BASE_URL", &server.url)
+            .current_dir(root().join("tests/e2e")),
+    );
+    drop(server);
+    outcome
+}
+
+pub fn test_all() -> Result {
+    let outcomes = [native(), browser(), end_to_end()];
+    println!("\n== summary ==");
+    let (mut passed, mut failed, mut broken) = (0, 0, false);
+    for o in &outcomes {
+        passed += o.passed;
+        failed += o.failed;
+        match &o.error {
+            None => println!("{}: {} passed, {} failed", o.name, o.passed, o.failed),
+            Some(e) => {
+                broken = true;
+                println!(
+                    "{}: {} passed, {} failed — FAILED: {e}",
+                    o.name, o.passed, o.failed
+                );
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if broken || failed > 0 {
+        Err("some tests failed".into())
+    } else if passed == 0 {
+        Err("no test ran".into())
+    } else {
+        Ok(())
+    }
+}
