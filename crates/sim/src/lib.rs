@@ -1,0 +1,295 @@
+//! `holdix-sim`: plays the exchanges' private read APIs as they document them, for tests,
+//! benchmarks and the demo. Accounts and keys come from a JSON [`Fixture`]; faults (latency,
+//! 5xx, malformed JSON, clock offset, forced rate limit) from the fixture, flags, or the
+//! control endpoints under `/__sim/` at run time:
+//!
+//! * `GET /__sim/stats`: requests received so far, per path, and the last request's headers.
+//! * `PUT /__sim/faults`: replace the fault settings (JSON [`Faults`]).
+//! * `POST /__sim/reset`: zero the statistics and the rate-limit windows.
+//!
+//! Authentication is verified with this crate's own code, written from each exchange's
+//! specification ([`okx`]), never with the app's signer.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub mod okx;
+
+/// The sample portfolio behind `cargo xtask run --demo` and the end-to-end tests.
+pub const DEMO_FIXTURE: &str = include_str!("../fixtures/demo.json");
+
+/// Accounts, keys and default faults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Fixture {
+    #[serde(default)]
+    pub okx: okx::OkxFixture,
+    #[serde(default)]
+    pub faults: Faults,
+}
+
+impl Fixture {
+    pub fn demo() -> Self {
+        serde_json::from_str(DEMO_FIXTURE).expect("the demo fixture parses")
+    }
+}
+
+/// Injected faults, for the app's error paths and for benchmarks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Delay before every answer, in milliseconds.
+    pub latency_ms: u64,
+    /// Answer every exchange request with this HTTP status (e.g. 502) and an error page.
+    pub status: Option<u16>,
+    /// Answer every exchange request with a truncated JSON body.
+    pub malformed_json: bool,
+    /// Added to the simulator's clock (server time and timestamp checks), in milliseconds.
+    pub clock_offset_ms: i64,
+    /// Answer every private request with the exchange's rate-limit error.
+    pub force_rate_limit: bool,
+    /// Enforce the documented per-endpoint rate limits.
+    pub rate_limits: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            status: None,
+            malformed_json: false,
+            clock_offset_ms: 0,
+            force_rate_limit: false,
+            rate_limits: true,
+        }
+    }
+}
+
+/// What the simulator has seen, for tests that check what reached an exchange.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub requests: u64,
+    pub by_path: BTreeMap<String, u64>,
+    /// Header names and values of the last exchange request, names lower-case.
+    pub last_headers: Vec<(String, String)>,
+    /// Method, path and query of the last exchange request.
+    pub last_request: String,
+    /// Body of the last exchange request.
+    pub last_body: String,
+}
+
+pub struct Sim {
+    pub fixture: Fixture,
+    faults: RwLock<Faults>,
+    stats: Mutex<Stats>,
+    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+pub type SharedSim = Arc<Sim>;
+
+impl Sim {
+    pub fn new(fixture: Fixture) -> SharedSim {
+        Arc::new(Self {
+            faults: RwLock::new(fixture.faults.clone()),
+            fixture,
+            stats: Mutex::default(),
+            windows: Mutex::default(),
+        })
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.faults.read().expect("faults lock").clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.write().expect("faults lock") = faults;
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.lock().expect("stats lock").clone()
+    }
+
+    pub fn reset(&self) {
+        *self.stats.lock().expect("stats lock") = Stats::default();
+        self.windows.lock().expect("windows lock").clear();
+    }
+
+    /// The simulator's clock in Unix milliseconds, with the configured offset.
+    pub fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + self.faults().clock_offset_ms
+    }
+
+    /// Sliding-window limiter: true if one more request under `bucket` fits `limit` per
+    /// `window`. Counts the request when it fits.
+    pub fn admit(&self, bucket: String, limit: usize, window: Duration) -> bool {
+        if !self.faults().rate_limits {
+            return true;
+        }
+        let now = Instant::now();
+        let mut windows = self.windows.lock().expect("windows lock");
+        let seen = windows.entry(bucket).or_default();
+        while seen
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            seen.pop_front();
+        }
+        if seen.len() >= limit {
+            return false;
+        }
+        seen.push_back(now);
+        true
+    }
+
+    fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.requests += 1;
+        *stats.by_path.entry(uri.path().to_string()).or_default() += 1;
+        stats.last_headers = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        stats.last_request = format!("{method} {uri}");
+        stats.last_body = String::from_utf8_lossy(body).into_owned();
+    }
+}
+
+/// One exchange request as the simulator sees it.
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub peer: SocketAddr,
+}
+
+impl Request<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The request path with its query, exactly as received.
+    pub fn path_and_query(&self) -> &str {
+        self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    }
+
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.uri.query()?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| v.to_string())
+        })
+    }
+}
+
+/// The simulator as an axum router (exchange routes plus `/__sim/` control).
+pub fn router(sim: SharedSim) -> Router {
+    Router::new()
+        .route("/__sim/stats", get(stats))
+        .route("/__sim/faults", put(set_faults).get(get_faults))
+        .route("/__sim/reset", post(reset))
+        .fallback(exchange)
+        .with_state(sim)
+}
+
+async fn stats(State(sim): State<SharedSim>) -> Json<Stats> {
+    Json(sim.stats())
+}
+
+async fn get_faults(State(sim): State<SharedSim>) -> Json<Faults> {
+    Json(sim.faults())
+}
+
+async fn set_faults(State(sim): State<SharedSim>, Json(faults): Json<Faults>) -> StatusCode {
+    sim.set_faults(faults);
+    StatusCode::NO_CONTENT
+}
+
+async fn reset(State(sim): State<SharedSim>) -> StatusCode {
+    sim.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn exchange(
+    State(sim): State<SharedSim>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    sim.record(&method, &uri, &headers, &body);
+    let faults = sim.faults();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if let Some(status) = faults.status {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        return with_cookie(
+            (status, "<html><body>Service unavailable</body></html>").into_response(),
+        );
+    }
+    let request = Request {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+        peer,
+    };
+    let (status, json) = if uri.path().starts_with("/api/v5/") {
+        okx::handle(&sim, &request)
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"code": "404", "msg": "Not Found", "data": []}),
+        )
+    };
+    let mut text = json.to_string();
+    if faults.malformed_json {
+        text.truncate(text.len() / 2);
+    }
+    with_cookie(
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            text,
+        )
+            .into_response(),
+    )
+}
+
+/// Real exchange responses carry CDN cookies; the proxy must never pass them on.
+fn with_cookie(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::SET_COOKIE,
+        axum::http::HeaderValue::from_static("sim_session=1; Path=/; HttpOnly"),
+    );
+    response
+}
+
+/// Serves the simulator on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    sim: SharedSim,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(sim).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
