@@ -1,15 +1,53 @@
-//! `holdix-proxy`: serves the built app (`--static DIR`) and `/healthz`.
+//! `holdix-proxy`: see the library docs. Flags override the built-in upstream table for tests.
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use clap::Parser;
+use holdix_proxy::{Config, RateLimit};
 
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about = "Thin read-only CORS proxy for Holdix")]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "HOLDIX_LISTEN")]
     listen: std::net::SocketAddr,
-    /// Also serve the built app from this directory.
+    /// Also serve the built app from this directory (one origin for app and proxy).
     #[arg(long = "static")]
     static_dir: Option<std::path::PathBuf>,
+    /// Override an upstream: `okx=http://127.0.0.1:9101` (an exchange family or prefix).
+    #[arg(long = "upstream", value_parser = parse_pair, env = "HOLDIX_UPSTREAMS", value_delimiter = ' ')]
+    upstreams: Vec<(String, String)>,
+    /// Allowed browser origin (repeatable). Default: this proxy's own origin plus
+    /// http://127.0.0.1 and http://localhost on any port.
+    #[arg(
+        long = "allow-origin",
+        env = "HOLDIX_ALLOW_ORIGINS",
+        value_delimiter = ' '
+    )]
+    allow_origins: Vec<String>,
+    /// Seconds to wait for an exchange.
+    #[arg(long, default_value_t = 10)]
+    timeout_secs: u64,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body: usize,
+    /// Upstream requests in flight at most.
+    #[arg(long, default_value_t = 256)]
+    max_concurrent: usize,
+    /// Requests per second per client address (0 turns the limit off).
+    #[arg(long, default_value_t = 20.0)]
+    rate_limit: f64,
+    /// Burst allowance per client address.
+    #[arg(long, default_value_t = 60.0)]
+    rate_burst: f64,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    let (name, url) = text.split_once('=').ok_or("expected NAME=URL")?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err("the upstream must be an http:// or https:// URL".into());
+    }
+    Ok((name.to_string(), url.to_string()))
 }
 
 #[tokio::main]
@@ -20,15 +58,36 @@ async fn main() -> std::io::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let mut app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-    if let Some(dir) = &args.static_dir {
-        app = app.fallback_service(tower_http::services::ServeDir::new(dir));
-    }
+    let config = Config {
+        upstreams: args.upstreams.into_iter().collect::<BTreeMap<_, _>>(),
+        allow_origins: (!args.allow_origins.is_empty()).then_some(args.allow_origins),
+        static_dir: args.static_dir,
+        timeout: Duration::from_secs(args.timeout_secs),
+        max_body: args.max_body,
+        max_concurrent: args.max_concurrent,
+        rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
+            per_second: args.rate_limit,
+            burst: args.rate_burst.max(1.0),
+        }),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    tracing::info!(addr = %listener.local_addr()?, "holdix-proxy listening");
+    holdix_proxy::serve(listener, config, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
 }

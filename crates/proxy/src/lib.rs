@@ -1,0 +1,596 @@
+//! `holdix-proxy`: a CORS proxy so thin and strict that anyone could run one for strangers.
+//!
+//! * `GET|POST /{exchange}/{path}?{query}` goes to that exchange's API host from a fixed
+//!   table ([`EXCHANGES`]); path, query and body are forwarded byte for byte (they are signed).
+//! * Only the read endpoints Holdix uses pass ([`Exchange::routes`]); everything else is
+//!   refused with a JSON error before any upstream request is made.
+//! * Only the exchange's auth headers, `Content-Type` and `Accept` go upstream; only the
+//!   status, body, `Content-Type` and rate-limit headers come back (never `Set-Cookie`).
+//! * CORS for the allowed origins only; body, time, concurrency and per-IP rate limits.
+//! * It writes nothing to disk and logs method, exchange, path, status and latency — never
+//!   a header value, a query or a body.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tokio::sync::Semaphore;
+use tower_http::services::ServeDir;
+
+/// One exchange as the proxy knows it: URL prefix, upstream, auth headers, read routes.
+pub struct Exchange {
+    /// First path segment, e.g. `okx` in `/okx/api/v5/account/balance`.
+    pub prefix: &'static str,
+    /// Default upstream origin.
+    pub host: &'static str,
+    /// Upstream overrides of this name also apply here (`okx` covers `okx-eea`).
+    pub family: &'static str,
+    /// Request headers (lower-case) forwarded besides `content-type` and `accept`.
+    pub auth_headers: &'static [&'static str],
+    /// The only (method, path) pairs forwarded.
+    pub routes: &'static [(Method, &'static str)],
+}
+
+const OKX_HEADERS: &[&str] = &[
+    "ok-access-key",
+    "ok-access-sign",
+    "ok-access-timestamp",
+    "ok-access-passphrase",
+    "x-simulated-trading",
+];
+const OKX_ROUTES: &[(Method, &str)] = &[
+    (Method::GET, "/api/v5/account/config"),
+    (Method::GET, "/api/v5/account/balance"),
+    (Method::GET, "/api/v5/account/positions"),
+    (Method::GET, "/api/v5/asset/balances"),
+    (Method::GET, "/api/v5/asset/asset-valuation"),
+    (Method::GET, "/api/v5/finance/savings/balance"),
+    (Method::GET, "/api/v5/public/time"),
+    (Method::GET, "/api/v5/market/tickers"),
+];
+const BINANCE_HEADERS: &[&str] = &["x-mbx-apikey"];
+
+/// The fixed upstream table.
+pub const EXCHANGES: &[Exchange] = &[
+    Exchange {
+        prefix: "okx",
+        host: "https://www.okx.com",
+        family: "okx",
+        auth_headers: OKX_HEADERS,
+        routes: OKX_ROUTES,
+    },
+    Exchange {
+        prefix: "okx-eea",
+        host: "https://eea.okx.com",
+        family: "okx",
+        auth_headers: OKX_HEADERS,
+        routes: OKX_ROUTES,
+    },
+    Exchange {
+        prefix: "okx-us",
+        host: "https://us.okx.com",
+        family: "okx",
+        auth_headers: OKX_HEADERS,
+        routes: OKX_ROUTES,
+    },
+    Exchange {
+        prefix: "binance",
+        host: "https://api.binance.com",
+        family: "binance",
+        auth_headers: BINANCE_HEADERS,
+        routes: &[
+            (Method::GET, "/api/v3/account"),
+            (Method::GET, "/api/v3/time"),
+            (Method::GET, "/api/v3/ticker/price"),
+            (Method::GET, "/sapi/v1/account/apiRestrictions"),
+            (Method::GET, "/sapi/v1/asset/wallet/balance"),
+            (Method::POST, "/sapi/v1/asset/get-funding-asset"),
+            (Method::GET, "/sapi/v1/simple-earn/flexible/position"),
+        ],
+    },
+    Exchange {
+        prefix: "binance-futures",
+        host: "https://fapi.binance.com",
+        family: "binance",
+        auth_headers: BINANCE_HEADERS,
+        routes: &[
+            (Method::GET, "/fapi/v3/balance"),
+            (Method::GET, "/fapi/v3/positionRisk"),
+            (Method::GET, "/fapi/v1/time"),
+        ],
+    },
+    Exchange {
+        prefix: "bybit",
+        host: "https://api.bybit.com",
+        family: "bybit",
+        auth_headers: &[
+            "x-bapi-api-key",
+            "x-bapi-timestamp",
+            "x-bapi-sign",
+            "x-bapi-recv-window",
+        ],
+        routes: &[
+            (Method::GET, "/v5/account/wallet-balance"),
+            (
+                Method::GET,
+                "/v5/asset/transfer/query-account-coins-balance",
+            ),
+            (Method::GET, "/v5/position/list"),
+            (Method::GET, "/v5/user/query-api"),
+            (Method::GET, "/v5/market/time"),
+            (Method::GET, "/v5/market/tickers"),
+        ],
+    },
+    Exchange {
+        prefix: "whitebit",
+        host: "https://whitebit.com",
+        family: "whitebit",
+        auth_headers: &["x-txc-apikey", "x-txc-payload", "x-txc-signature"],
+        routes: &[
+            (Method::POST, "/api/v4/trade-account/balance"),
+            (Method::POST, "/api/v4/main-account/balance"),
+            (Method::POST, "/api/v4/collateral-account/balance"),
+            (Method::POST, "/api/v4/collateral-account/summary"),
+            (Method::POST, "/api/v4/collateral-account/positions/open"),
+            (Method::GET, "/api/v4/public/time"),
+            (Method::GET, "/api/v4/public/ticker"),
+        ],
+    },
+];
+
+/// Rate-limit and usage headers the exchanges send, passed back to the app (prefixes).
+const PASS_BACK_PREFIXES: &[&str] = &[
+    "x-mbx-used-weight",
+    "x-sapi-used",
+    "x-bapi-limit",
+    "x-ratelimit",
+    "ratelimit",
+];
+
+/// Per-client token bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: f64,
+}
+
+pub struct Config {
+    /// Upstream overrides by exchange prefix or family, e.g. `okx` → `http://127.0.0.1:9101`.
+    pub upstreams: BTreeMap<String, String>,
+    /// Allowed browser origins; `None` means the proxy's own origin plus http://127.0.0.1 and
+    /// http://localhost on any port.
+    pub allow_origins: Option<Vec<String>>,
+    pub static_dir: Option<PathBuf>,
+    pub timeout: Duration,
+    pub max_body: usize,
+    pub max_concurrent: usize,
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            upstreams: BTreeMap::new(),
+            allow_origins: None,
+            static_dir: None,
+            timeout: Duration::from_secs(10),
+            max_body: 64 * 1024,
+            max_concurrent: 256,
+            rate_limit: Some(RateLimit {
+                per_second: 20.0,
+                burst: 60.0,
+            }),
+        }
+    }
+}
+
+struct Shared {
+    config: Config,
+    client: reqwest::Client,
+    upstream_slots: Semaphore,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Shared {
+    fn upstream(&self, exchange: &Exchange) -> String {
+        let upstreams = &self.config.upstreams;
+        upstreams
+            .get(exchange.prefix)
+            .or_else(|| upstreams.get(exchange.family))
+            .cloned()
+            .unwrap_or_else(|| exchange.host.to_string())
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    fn origin_allowed(&self, origin: &str, headers: &HeaderMap) -> bool {
+        if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+            if origin == format!("http://{host}") || origin == format!("https://{host}") {
+                return true;
+            }
+        }
+        match &self.config.allow_origins {
+            Some(list) => list.iter().any(|o| o.trim_end_matches('/') == origin),
+            None => is_loopback_origin(origin),
+        }
+    }
+
+    /// Takes a token for `ip`; on refusal, the seconds until one is available.
+    fn take_token(&self, ip: IpAddr) -> Result<(), u64> {
+        let Some(limit) = self.config.rate_limit else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().expect("rate-limit lock");
+        if buckets.len() > 10_000 {
+            buckets.retain(|_, (_, seen)| now.duration_since(*seen) < Duration::from_secs(60));
+        }
+        let (tokens, seen) = buckets.entry(ip).or_insert((limit.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*seen).as_secs_f64() * limit.per_second).min(limit.burst);
+        *seen = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / limit.per_second).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// `http://127.0.0.1:<any>`, `http://localhost:<any>`, `http://[::1]:<any>`, with or without port.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let host = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => rest,
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// The proxy as an axum router.
+pub fn router(config: Config) -> Router {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(config.timeout)
+        .pool_max_idle_per_host(128)
+        .user_agent(concat!("holdix-proxy/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("HTTP client");
+    let shared = Arc::new(Shared {
+        upstream_slots: Semaphore::new(config.max_concurrent),
+        client,
+        buckets: Mutex::default(),
+        config,
+    });
+    let statics = shared.config.static_dir.clone().map(ServeDir::new);
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .fallback(
+            move |state: State<Arc<Shared>>, peer: ConnectInfo<SocketAddr>, req: Request| {
+                let statics = statics.clone();
+                async move { handle(state, peer, req, statics).await }
+            },
+        )
+        .with_state(shared)
+}
+
+/// A JSON error, as every refusal is answered.
+fn refuse(status: StatusCode, error: &str, route: &str) -> Response {
+    let body = serde_json::json!({ "error": error, "route": route });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    statics: Option<ServeDir>,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let exchange_prefix = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("").to_string());
+    let exchange = EXCHANGES.iter().find(|e| e.prefix == exchange_prefix);
+    let origin_ok = origin
+        .as_deref()
+        .is_none_or(|o| shared.origin_allowed(o, req.headers()));
+
+    let mut response = if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "absolute URLs are not accepted",
+            &path,
+        )
+    } else if !origin_ok {
+        refuse(
+            StatusCode::FORBIDDEN,
+            "this origin may not use the proxy",
+            &path,
+        )
+    } else if let Some(exchange) = exchange {
+        if method == Method::OPTIONS {
+            preflight(exchange, req.headers())
+        } else {
+            let route = path[exchange.prefix.len() + 1..].to_string();
+            forward(&shared, exchange, &route, peer, req).await
+        }
+    } else if let (Some(dir), true) = (statics, matches!(method, Method::GET | Method::HEAD)) {
+        match tower::ServiceExt::oneshot(dir, req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => match e {},
+        }
+    } else {
+        refuse(StatusCode::NOT_FOUND, "unknown exchange", &path)
+    };
+
+    if let Some(origin) = origin.filter(|_| origin_ok) {
+        if let Ok(value) = HeaderValue::from_str(&origin) {
+            let h = response.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            h.append(header::VARY, HeaderValue::from_static("Origin"));
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("retry-after, x-mbx-used-weight-1m, x-sapi-used-ip-weight-1m, x-bapi-limit, x-bapi-limit-status, x-bapi-limit-reset-timestamp"),
+            );
+        }
+    }
+    if exchange.is_some() || response.status() != StatusCode::OK {
+        tracing::info!(
+            method = %method,
+            exchange = %exchange.map(|e| e.prefix).unwrap_or("-"),
+            path = %if exchange.is_some() { &path[exchange_prefix.len() + 1..] } else { path.as_str() },
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+    response
+}
+
+/// Answers a CORS preflight for an allowed origin (the origin was checked already).
+fn preflight(exchange: &Exchange, headers: &HeaderMap) -> Response {
+    let wanted_method = headers
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|m| m.to_str().ok())
+        .unwrap_or("");
+    if !matches!(wanted_method, "GET" | "POST") {
+        return refuse(StatusCode::FORBIDDEN, "only GET and POST are proxied", "");
+    }
+    let allowed: Vec<&str> = ["content-type", "accept"]
+        .into_iter()
+        .chain(exchange.auth_headers.iter().copied())
+        .collect();
+    let wanted = headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let refused: Vec<&str> = wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
+        .collect();
+    if !refused.is_empty() {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &format!("headers not forwarded: {}", refused.join(", ")),
+            "",
+        );
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_str(&allowed.join(", ")).expect("static header names"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+async fn forward(
+    shared: &Shared,
+    exchange: &Exchange,
+    route: &str,
+    peer: SocketAddr,
+    req: Request,
+) -> Response {
+    let method = req.method().clone();
+    let allowed = exchange
+        .routes
+        .iter()
+        .any(|(m, p)| *m == method && *p == route);
+    if !allowed {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &format!("route not allowed: {method} /{}{route}", exchange.prefix),
+            route,
+        );
+    }
+    if let Err(wait) = shared.take_token(peer.ip()) {
+        let mut r = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests from this address",
+            route,
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return r;
+    }
+    let query = req.uri().query().map(str::to_string);
+    let headers: Vec<(HeaderName, HeaderValue)> = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name == "content-type" || name == "accept" || exchange.auth_headers.contains(&name)
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let body = match to_bytes(req.into_body(), shared.config.max_body).await {
+        Ok(body) => body,
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request body over {} bytes", shared.config.max_body),
+                route,
+            )
+        }
+    };
+    let Ok(_slot) =
+        tokio::time::timeout(shared.config.timeout, shared.upstream_slots.acquire()).await
+    else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the proxy is busy; try again",
+            route,
+        );
+    };
+    let mut url = format!("{}{route}", shared.upstream(exchange));
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(&q);
+    }
+    let mut upstream = shared.client.request(method, url);
+    for (name, value) in headers {
+        upstream = upstream.header(name, value);
+    }
+    let result = upstream.body(body).send().await;
+    let upstream = match result {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => {
+            return refuse(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the exchange did not answer in time",
+                route,
+            )
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                "the exchange could not be reached",
+                route,
+            )
+        }
+    };
+    let status = upstream.status();
+    let mut back = HeaderMap::new();
+    for (name, value) in upstream.headers() {
+        let n = name.as_str();
+        if n == "content-type"
+            || n == "retry-after"
+            || PASS_BACK_PREFIXES.iter().any(|p| n.starts_with(p))
+        {
+            back.append(name.clone(), value.clone());
+        }
+    }
+    let body = match upstream.bytes().await {
+        Ok(b) => b,
+        Err(e) if e.is_timeout() => {
+            return refuse(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the exchange did not answer in time",
+                route,
+            )
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                "the exchange's answer was cut off",
+                route,
+            )
+        }
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = back;
+    response
+}
+
+/// Serves the proxy on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(config).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origins() {
+        assert!(is_loopback_origin("http://127.0.0.1:8080"));
+        assert!(is_loopback_origin("http://localhost:3000"));
+        assert!(is_loopback_origin("http://localhost"));
+        assert!(is_loopback_origin("http://[::1]:8080"));
+        assert!(!is_loopback_origin("http://127.0.0.1.evil.com"));
+        assert!(!is_loopback_origin("http://localhost.evil.com:80"));
+        assert!(!is_loopback_origin("https://evil.com"));
+        assert!(!is_loopback_origin("null"));
+    }
+
+    #[test]
+    fn every_route_is_a_read_route() {
+        for exchange in EXCHANGES {
+            for (method, path) in exchange.routes {
+                assert!(*method == Method::GET || *method == Method::POST);
+                let last = path.rsplit('/').next().unwrap();
+                let writes = [
+                    "order",
+                    "create",
+                    "new",
+                    "withdraw",
+                    "withdrawal",
+                    "apply",
+                    "transfer",
+                    "inter-transfer",
+                ];
+                assert!(!writes.contains(&last), "{} {path}", exchange.prefix);
+                assert!(
+                    !path.contains("/trade/") && !path.contains("/order"),
+                    "{} {path}",
+                    exchange.prefix
+                );
+            }
+        }
+    }
+}

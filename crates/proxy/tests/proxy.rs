@@ -1,0 +1,501 @@
+//! The proxy in front of the exchange simulator, over real sockets on 127.0.0.1: what passes,
+//! what is refused (with no upstream request), what is stripped, the limits, the logs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use holdix_proxy::{Config, RateLimit};
+use holdix_sim::okx::signature;
+use holdix_sim::{Faults, Fixture, SharedSim, Sim};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const KEY: &str = "d2a1f5e0-0000-4000-8000-000000000001";
+const SECRET: &str = "DEMO-SECRET-1-7f3c9a1b2e4d";
+const PASSPHRASE: &str = "Demo-Passphrase-1";
+
+struct Harness {
+    proxy: SocketAddr,
+    sim: SharedSim,
+}
+
+async fn start_sim() -> (SharedSim, String) {
+    let sim = Sim::new(Fixture::demo());
+    sim.set_faults(Faults {
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(holdix_sim::serve(
+        listener,
+        sim.clone(),
+        std::future::pending(),
+    ));
+    (sim, url)
+}
+
+async fn start(tune: impl FnOnce(&mut Config)) -> Harness {
+    let (sim, sim_url) = start_sim().await;
+    let mut config = Config {
+        upstreams: ["okx", "binance", "bybit", "whitebit"]
+            .into_iter()
+            .map(|f| (f.to_string(), sim_url.clone()))
+            .collect::<BTreeMap<_, _>>(),
+        rate_limit: None,
+        ..Config::default()
+    };
+    tune(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    tokio::spawn(holdix_proxy::serve(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    Harness { proxy, sim }
+}
+
+fn iso_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// OKX auth headers for a GET of `path_and_query`, as `Name: value` lines.
+fn okx_auth(path_and_query: &str) -> String {
+    let ts = iso_now();
+    let sign = signature(SECRET, &format!("{ts}GET{path_and_query}"));
+    format!(
+        "OK-ACCESS-KEY: {KEY}\r\nOK-ACCESS-SIGN: {sign}\r\nOK-ACCESS-TIMESTAMP: {ts}\r\nOK-ACCESS-PASSPHRASE: {PASSPHRASE}\r\n"
+    )
+}
+
+/// Sends one raw HTTP/1.1 request (so nothing normalizes the path on the way) and returns
+/// the status and the whole response text.
+async fn raw(addr: SocketAddr, request_line: &str, headers: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{request_line} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+fn header_of<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn body_of(response: &str) -> serde_json::Value {
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+#[tokio::test]
+async fn signed_request_passes_unchanged_and_verifies() {
+    let h = start(|_| {}).await;
+    let pq = "/api/v5/account/balance?ccy=BTC,ETH";
+    let (status, resp) = raw(h.proxy, &format!("GET /okx{pq}"), &okx_auth(pq), b"").await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(body_of(&resp)["code"], "0");
+    assert_eq!(
+        body_of(&resp)["data"][0]["details"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(h.sim.stats().last_request, format!("GET {pq}"));
+
+    // A POST body arrives byte for byte (WhiteBIT signs it).
+    let body = br#"{"request":"/api/v4/trade-account/balance","nonce":"1735689600000"}"#;
+    raw(
+        h.proxy,
+        "POST /whitebit/api/v4/trade-account/balance",
+        "Content-Type: application/json\r\nX-TXC-APIKEY: k\r\n",
+        body,
+    )
+    .await;
+    let stats = h.sim.stats();
+    assert_eq!(stats.last_body.as_bytes(), body);
+    assert_eq!(stats.last_request, "POST /api/v4/trade-account/balance");
+}
+
+#[tokio::test]
+async fn exchange_errors_come_back_as_sent() {
+    let h = start(|_| {}).await;
+    let pq = "/api/v5/account/balance";
+    let auth = okx_auth(pq).replace(PASSPHRASE, "not-the-passphrase");
+    let (status, resp) = raw(h.proxy, &format!("GET /okx{pq}"), &auth, b"").await;
+    assert_eq!(status, 401);
+    assert_eq!(body_of(&resp)["code"], "50105");
+}
+
+#[tokio::test]
+async fn headers_are_stripped_both_ways() {
+    let h = start(|_| {}).await;
+    let pq = "/api/v5/account/config";
+    let extra = "Cookie: session=abc\r\nOrigin: http://127.0.0.1:8080\r\nReferer: http://127.0.0.1:8080/x\r\n\
+                 Authorization: Bearer t\r\nX-Forwarded-For: 10.1.2.3\r\nX-Real-IP: 10.1.2.3\r\nForwarded: for=1.2.3.4\r\n\
+                 Accept: application/json\r\nX-Other: 1\r\n";
+    let (status, resp) = raw(
+        h.proxy,
+        &format!("GET /okx{pq}"),
+        &format!("{}{extra}", okx_auth(pq)),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    let sent: Vec<String> = h
+        .sim
+        .stats()
+        .last_headers
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    for kept in [
+        "ok-access-key",
+        "ok-access-sign",
+        "ok-access-timestamp",
+        "ok-access-passphrase",
+        "accept",
+    ] {
+        assert!(
+            sent.iter().any(|k| k == kept),
+            "{kept} must reach the exchange: {sent:?}"
+        );
+    }
+    for dropped in [
+        "cookie",
+        "origin",
+        "referer",
+        "authorization",
+        "x-forwarded-for",
+        "x-real-ip",
+        "forwarded",
+        "x-other",
+    ] {
+        assert!(
+            !sent.iter().any(|k| k == dropped),
+            "{dropped} must not reach the exchange"
+        );
+    }
+    assert_eq!(header_of(&resp, "set-cookie"), None, "no cookie comes back");
+    assert_eq!(header_of(&resp, "content-type"), Some("application/json"));
+    assert_eq!(
+        header_of(&resp, "access-control-allow-origin"),
+        Some("http://127.0.0.1:8080")
+    );
+}
+
+/// Every one refused with its error, and not one request reaches the exchange.
+#[tokio::test]
+async fn refusal_battery_makes_no_upstream_request() {
+    let h = start(|_| {}).await;
+    assert_eq!(h.sim.stats().requests, 0);
+    let cases: &[(&str, u16)] = &[
+        ("GET http://evil.example/api/v5/public/time", 400),
+        ("GET http://user@127.0.0.1:1/okx/api/v5/public/time", 400),
+        ("GET /okx@evil.example/api/v5/public/time", 404),
+        ("GET /evil.example/api/v5/public/time", 404),
+        ("GET /127.0.0.1/api/v5/public/time", 404),
+        ("GET /127.0.0.1:9101/api/v5/public/time", 404),
+        ("GET /[::1]/api/v5/public/time", 404),
+        ("GET /okx/http://127.0.0.1/api/v5/public/time", 403),
+        ("GET /okx//api/v5/public/time", 403),
+        ("GET /okx/api/v5/../v5/account/balance", 403),
+        ("GET /okx/api/v5/%2e%2e/v5/account/balance", 403),
+        ("GET /okx/api/v5/%2E%2E/v5/account/balance", 403),
+        ("GET /okx/api/v5/%252e%252e/v5/account/balance", 403),
+        ("GET /okx/api%2Fv5%2Faccount%2Fbalance", 403),
+        ("GET /okx/api/v5/account/balance/", 403),
+        ("GET /okx/API/V5/ACCOUNT/BALANCE", 403),
+        ("GET /kraken/0/private/Balance", 404),
+        ("POST /okx/api/v5/account/balance", 403),
+        ("DELETE /okx/api/v5/account/balance", 403),
+        // Trade, withdraw and transfer for each exchange.
+        ("POST /okx/api/v5/trade/order", 403),
+        ("POST /okx/api/v5/asset/withdrawal", 403),
+        ("POST /okx/api/v5/asset/transfer", 403),
+        ("POST /okx-eea/api/v5/trade/order", 403),
+        ("POST /binance/api/v3/order", 403),
+        ("POST /binance/sapi/v1/capital/withdraw/apply", 403),
+        ("POST /binance/sapi/v1/asset/transfer", 403),
+        ("POST /binance-futures/fapi/v1/order", 403),
+        ("POST /bybit/v5/order/create", 403),
+        ("POST /bybit/v5/asset/withdraw/create", 403),
+        ("POST /bybit/v5/asset/transfer/inter-transfer", 403),
+        ("POST /whitebit/api/v4/order/new", 403),
+        ("POST /whitebit/api/v4/main-account/withdraw", 403),
+        ("POST /whitebit/api/v4/main-account/transfer", 403),
+    ];
+    for (line, expected) in cases {
+        let (status, resp) = raw(h.proxy, line, "", b"").await;
+        assert_eq!(status, *expected, "{line}: {resp}");
+        assert!(body_of(&resp)["error"].is_string(), "{line}: a JSON error");
+    }
+    let (status, resp) = raw(h.proxy, "POST /okx/api/v5/trade/order", "", b"").await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body_of(&resp)["error"],
+        "route not allowed: POST /okx/api/v5/trade/order"
+    );
+
+    // Oversize body, on an allowed POST route.
+    let big = vec![b'x'; 64 * 1024 + 1];
+    let (status, _) = raw(
+        h.proxy,
+        "POST /whitebit/api/v4/trade-account/balance",
+        "",
+        &big,
+    )
+    .await;
+    assert_eq!(status, 413);
+
+    // A disallowed origin, on an allowed route.
+    let pq = "/api/v5/account/balance";
+    let auth = format!("{}Origin: https://evil.example\r\n", okx_auth(pq));
+    let (status, resp) = raw(h.proxy, &format!("GET /okx{pq}"), &auth, b"").await;
+    assert_eq!(status, 403);
+    assert_eq!(header_of(&resp, "access-control-allow-origin"), None);
+
+    assert_eq!(
+        h.sim.stats().requests,
+        0,
+        "no refused request reached the exchange"
+    );
+}
+
+#[tokio::test]
+async fn cors_preflight() {
+    let h = start(|c| c.allow_origins = Some(vec!["https://holdix.example".into()])).await;
+    let ask = |origin: &str, headers: &str| {
+        format!(
+            "Origin: {origin}\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: {headers}\r\n"
+        )
+    };
+    let (status, resp) = raw(
+        h.proxy,
+        "OPTIONS /okx/api/v5/account/balance",
+        &ask(
+            "https://holdix.example",
+            "ok-access-key,ok-access-sign,ok-access-timestamp,ok-access-passphrase",
+        ),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 204, "{resp}");
+    assert_eq!(
+        header_of(&resp, "access-control-allow-origin"),
+        Some("https://holdix.example")
+    );
+    assert!(header_of(&resp, "access-control-allow-headers")
+        .unwrap()
+        .contains("ok-access-passphrase"));
+
+    // Loopback is not allowed once an explicit list is given; neither are other headers.
+    let (status, _) = raw(
+        h.proxy,
+        "OPTIONS /okx/api/v5/account/balance",
+        &ask("http://127.0.0.1:9", "ok-access-key"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = raw(
+        h.proxy,
+        "OPTIONS /okx/api/v5/account/balance",
+        &ask("https://holdix.example", "authorization"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The proxy's own origin is always allowed.
+    let own = format!("http://{}", h.proxy);
+    let (status, _) = raw(
+        h.proxy,
+        "OPTIONS /okx/api/v5/account/balance",
+        &ask(&own, "ok-access-key"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(h.sim.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn upstream_timeout_is_504() {
+    let h = start(|c| c.timeout = Duration::from_millis(500)).await;
+    h.sim.set_faults(Faults {
+        latency_ms: 1_500,
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let (status, resp) = raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await;
+    assert_eq!(status, 504);
+    assert_eq!(
+        body_of(&resp)["error"],
+        "the exchange did not answer in time"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_upstream_is_502() {
+    let h = start(|c| {
+        c.upstreams
+            .insert("okx".into(), "http://127.0.0.1:9".into());
+    })
+    .await;
+    let (status, resp) = raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await;
+    assert_eq!(status, 502, "{resp}");
+}
+
+#[tokio::test]
+async fn per_client_rate_limit_is_429_with_retry_after() {
+    let h = start(|c| {
+        c.rate_limit = Some(RateLimit {
+            per_second: 0.5,
+            burst: 3.0,
+        })
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await.0,
+            200
+        );
+    }
+    let (status, resp) = raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await;
+    assert_eq!(status, 429);
+    assert_eq!(header_of(&resp, "retry-after"), Some("2"));
+    assert_eq!(h.sim.stats().requests, 3);
+}
+
+#[tokio::test]
+async fn serves_the_app_and_never_forwards_its_paths() {
+    let dir = std::env::temp_dir().join(format!("holdix-proxy-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<title>Holdix</title>").unwrap();
+    let static_dir = dir.clone();
+    let h = start(move |c| c.static_dir = Some(static_dir)).await;
+    let (status, resp) = raw(h.proxy, "GET /", "", b"").await;
+    assert_eq!(status, 200);
+    assert!(resp.contains("<title>Holdix</title>"));
+    assert_eq!(raw(h.proxy, "GET /missing.js", "", b"").await.0, 404);
+    assert_eq!(raw(h.proxy, "POST /index.html", "", b"").await.0, 404);
+    assert_eq!(h.sim.stats().requests, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A bounded loopback load run: 20,000 requests over 64 connections, zero errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_run_has_zero_errors() {
+    let h = start(|_| {}).await;
+    let client = Arc::new(
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap(),
+    );
+    let url = format!("http://{}/okx/api/v5/public/time", h.proxy);
+    let (connections, per_connection) = (64, 20_000 / 64 + 1);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut errors = 0u32;
+            for _ in 0..per_connection {
+                match client.get(&url).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        if r.bytes().await.is_err() {
+                            errors += 1;
+                        }
+                    }
+                    _ => errors += 1,
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.unwrap();
+    }
+    assert_eq!(errors, 0);
+    assert_eq!(
+        h.sim.stats().requests,
+        (connections * per_connection) as u64
+    );
+}
+
+/// The real binary's log of a signed request names method, exchange, path and status, and
+/// holds no key, passphrase, signature or query value.
+#[tokio::test]
+async fn logs_never_hold_secrets() {
+    let (sim, sim_url) = start_sim().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_holdix-proxy"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--upstream",
+            &format!("okx={sim_url}"),
+        ])
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pq = "/api/v5/account/balance?ccy=SECRETQUERYVALUE";
+    let auth = okx_auth(pq);
+    let (status, _) = raw(addr, &format!("GET /okx{pq}"), &auth, b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(sim.stats().requests, 1);
+    child.start_kill().unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        log.contains("/api/v5/account/balance") && log.contains("200"),
+        "the request is logged: {log}"
+    );
+    let sign = auth
+        .lines()
+        .find_map(|l| l.strip_prefix("OK-ACCESS-SIGN: "))
+        .unwrap();
+    for secret in [KEY, PASSPHRASE, sign, "SECRETQUERYVALUE", SECRET] {
+        assert!(!log.contains(secret), "the log holds a secret");
+    }
+}
