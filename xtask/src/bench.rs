@@ -48,8 +48,10 @@ fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
 
 pub fn bench() -> Result {
     setup::for_browser()?;
+    setup::for_proxy_bench()?;
     let dist = build_app()?;
     let proxy = build_proxy()?;
+    let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;
     let server = Server::start(&proxy, &dist, &free_addr()?, &[])?;
     let out = Command::new("node")
         .arg("bench.mjs")
@@ -69,6 +71,9 @@ pub fn bench() -> Result {
     print!("{}", String::from_utf8_lossy(&out.stdout));
     for (name, bytes) in bundle_sizes(&dist)? {
         println!("{name}: {:.1} KB", bytes as f64 / 1024.0);
+    }
+    for line in proxy_lines {
+        println!("{line}");
     }
     Ok(())
 }

@@ -22,12 +22,13 @@ pub fn build_app() -> Result<PathBuf> {
     Ok(root.join("dist"))
 }
 
-/// Builds the proxy binary (release) and returns its path.
+/// Builds the proxy and the simulator (release, in one go so both share one feature set)
+/// and returns the proxy's path.
 pub fn build_proxy() -> Result<PathBuf> {
     let root = root();
     run_cmd(
         Command::new("cargo")
-            .args(["build", "--release", "--quiet", "-p", "holdix-proxy"])
+            .args(["build", "--release", "--quiet", "-p", "holdix-proxy", "-p", "holdix-sim"])
             .current_dir(&root),
     )?;
     Ok(root.join("target/release/holdix-proxy"))
@@ -106,13 +107,68 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
     Some(response)
 }
 
-/// `cargo xtask run`.
-pub fn run(listen: &str) -> Result {
+/// The exchange simulator as a child process, stopped when dropped.
+pub struct Simulator {
+    child: Child,
+    pub url: String,
+}
+
+impl Simulator {
+    pub fn start(extra: &[&str]) -> Result<Self> {
+        let bin = build_proxy()?.with_file_name("holdix-sim");
+        let addr = free_addr()?;
+        let child = Command::new(bin)
+            .args(["--listen", &addr])
+            .args(extra)
+            .spawn()
+            .map_err(|e| format!("cannot start the simulator: {e}"))?;
+        let sim = Self {
+            child,
+            url: format!("http://{addr}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if http_get(&addr, "/__sim/stats").is_some() {
+                return Ok(sim);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("the simulator did not start".into())
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cargo xtask run [--demo]`.
+pub fn run(listen: &str, demo: bool) -> Result {
     let dist = build_app()?;
     let proxy = build_proxy()?;
-    let server = Server::start(&proxy, &dist, listen, &[])?;
+    let sim = if demo {
+        Some(Simulator::start(&[])?)
+    } else {
+        None
+    };
+    let upstream = sim.as_ref().map(|s| format!("okx={}", s.url));
+    let extra: Vec<&str> = upstream
+        .iter()
+        .flat_map(|u| ["--upstream", u.as_str()])
+        .collect();
+    let server = Server::start(&proxy, &dist, listen, &extra)?;
     println!();
     println!("Holdix is running at {}", server.url);
+    if demo {
+        println!();
+        println!("Demo mode: OKX requests go to the exchange simulator, not to okx.com.");
+        println!("Connect OKX with these read-only demo credentials:");
+        println!("  API Key:        d2a1f5e0-0000-4000-8000-000000000001");
+        println!("  API Secret:     DEMO-SECRET-1-7f3c9a1b2e4d");
+        println!("  API Passphrase: Demo-Passphrase-1");
+    }
     println!("Press Ctrl+C to stop.");
     server.wait()
 }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod build;
+mod loadbench;
 mod setup;
 mod testing;
 
@@ -25,6 +26,9 @@ enum Task {
         /// Address to serve on (127.0.0.1 only is recommended).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Also start the exchange simulator with the demo portfolio and send OKX to it.
+        #[arg(long)]
+        demo: bool,
     },
     /// Set up what is missing and run every test layer: native, browser, end-to-end.
     Test,
@@ -35,7 +39,7 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Run { listen } => build::run(&listen),
+        Task::Run { listen, demo } => build::run(&listen, demo),
         Task::Test => testing::test_all(),
         Task::Bench => bench::bench(),
     };

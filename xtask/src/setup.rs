@@ -132,11 +132,19 @@ pub fn for_browser() -> Result {
         ("npm", "npm"),
     ])?;
     let e2e = root().join("tests/e2e");
-    if !e2e.join("node_modules/playwright-core").exists() {
+    if ["playwright-core", "cors-anywhere"]
+        .iter()
+        .any(|p| !e2e.join("node_modules").join(p).exists())
+    {
         println!("setup: installing the end-to-end test packages (npm ci)");
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&e2e))?;
     }
     Ok(())
+}
+
+/// What the proxy benchmark needs: nginx as the upstream and wrk as the load tool.
+pub fn for_proxy_bench() -> Result {
+    ensure_apt(&[("nginx", "nginx"), ("wrk", "wrk")])
 }

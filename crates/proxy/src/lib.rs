@@ -360,7 +360,8 @@ async fn handle(
             );
         }
     }
-    if exchange.is_some() || response.status() != StatusCode::OK {
+    let status = response.status();
+    if exchange.is_some() || status.is_client_error() || status.is_server_error() {
         tracing::info!(
             method = %method,
             exchange = %exchange.map(|e| e.prefix).unwrap_or("-"),

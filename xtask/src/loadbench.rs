@@ -1,0 +1,190 @@
+//! The proxy benchmark: nginx returning a fixed OKX-shaped body is the upstream; wrk (32
+//! connections) measures it directly, through holdix-proxy, and through cors-anywhere, side
+//! by side in one run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::build::{free_addr, http_get};
+use crate::{root, Result};
+
+const BODY: &str = r#"{"code":"0","msg":"","data":[{"ts":"1764115200000"}]}"#;
+const CONNECTIONS: &str = "32";
+const SECONDS: &str = "10s";
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(cmd: &mut Command) -> Result<Proc> {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Proc)
+        .map_err(|e| format!("cannot start {cmd:?}: {e}"))
+}
+
+fn wait_for(addr: &str, path: &str) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if http_get(addr, path).is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("nothing answered on {addr}"))
+}
+
+fn start_nginx(dir: &Path, addr: &str) -> Result<Proc> {
+    let conf = format!(
+        "daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n  access_log off;\n  keepalive_requests 1000000;\n\
+           client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+           uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+           server {{\n    listen {addr};\n    location / {{ default_type application/json; return 200 '{BODY}'; }}\n  }}\n}}\n",
+        d = dir.display()
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).map_err(|e| e.to_string())?;
+    let nginx = spawn(
+        Command::new("nginx")
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&path),
+    )?;
+    wait_for(addr, "/")?;
+    Ok(nginx)
+}
+
+/// Peak resident memory of a process, in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// wrk's figures for one target.
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn to_ms(text: &str) -> f64 {
+    let (num, unit) = text.split_at(
+        text.find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(text.len()),
+    );
+    let n: f64 = num.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn wrk(url: &str, headers: &[&str]) -> Result<Load> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c", CONNECTIONS, "-d", SECONDS, "--latency"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .map_err(|e| format!("cannot run wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_string()))
+    };
+    if let Some(bad) = field("Non-2xx or 3xx responses:") {
+        return Err(format!("{url}: {bad} failed responses\n{text}"));
+    }
+    Ok(Load {
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .ok_or(format!("wrk output:\n{text}"))?,
+        p50_ms: field("50%").map(|v| to_ms(&v)).unwrap_or(f64::NAN),
+        p99_ms: field("99%").map(|v| to_ms(&v)).unwrap_or(f64::NAN),
+    })
+}
+
+/// Runs the three loads and returns the figure lines.
+pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
+    let dir = std::env::temp_dir().join(format!("holdix-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = (|| {
+        let nginx_addr = free_addr()?;
+        let _nginx = start_nginx(&dir, &nginx_addr)?;
+        let path = "/api/v5/public/time";
+
+        let direct = wrk(&format!("http://{nginx_addr}{path}"), &[])?;
+
+        let proxy_addr = free_addr()?;
+        let proxy = spawn(Command::new(proxy_bin).args([
+            "--listen",
+            &proxy_addr,
+            "--upstream",
+            &format!("okx=http://{nginx_addr}"),
+            "--rate-limit",
+            "0",
+        ]))?;
+        wait_for(&proxy_addr, "/healthz")?;
+        let through_proxy = wrk(
+            &format!("http://{proxy_addr}/okx{path}"),
+            &["Origin: http://127.0.0.1:8080"],
+        )?;
+        let proxy_rss = peak_rss_mb(proxy.0.id());
+        drop(proxy);
+
+        let cors_addr = free_addr()?;
+        let port = cors_addr.rsplit(':').next().unwrap_or("0").to_string();
+        let cors = spawn(
+            Command::new("node")
+                .args(["cors-anywhere-server.cjs", &port])
+                .current_dir(root().join("tests/e2e")),
+        )?;
+        wait_for(&cors_addr, "/")?;
+        let through_cors = wrk(
+            &format!("http://{cors_addr}/http://{nginx_addr}{path}"),
+            &["Origin: http://127.0.0.1:8080"],
+        )?;
+        let cors_rss = peak_rss_mb(cors.0.id());
+        drop(cors);
+
+        Ok(vec![
+            format!("direct_rps: {:.0} req/s", direct.rps),
+            format!("proxy_rps: {:.0} req/s", through_proxy.rps),
+            format!("proxy_p50_ms: {:.2} ms", through_proxy.p50_ms),
+            format!("proxy_p99_ms: {:.2} ms", through_proxy.p99_ms),
+            format!("proxy_rss_mb: {proxy_rss:.1} MB"),
+            format!("cors_anywhere_rps: {:.0} req/s", through_cors.rps),
+            format!("cors_anywhere_p50_ms: {:.2} ms", through_cors.p50_ms),
+            format!("cors_anywhere_p99_ms: {:.2} ms", through_cors.p99_ms),
+            format!("cors_anywhere_rss_mb: {cors_rss:.1} MB"),
+            format!(
+                "proxy_over_cors_anywhere_rps: {:.1} ratio",
+                through_proxy.rps / through_cors.rps
+            ),
+        ])
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
