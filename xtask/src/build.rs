@@ -28,7 +28,15 @@ pub fn build_proxy() -> Result<PathBuf> {
     let root = root();
     run_cmd(
         Command::new("cargo")
-            .args(["build", "--release", "--quiet", "-p", "holdix-proxy", "-p", "holdix-sim"])
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "holdix-proxy",
+                "-p",
+                "holdix-sim",
+            ])
             .current_dir(&root),
     )?;
     Ok(root.join("target/release/holdix-proxy"))

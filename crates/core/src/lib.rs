@@ -1,7 +1,11 @@
 //! Holdix's pure logic, with no web dependencies: the vault format and its crypto
-//! ([`vault`]), the typed records the vault stores ([`records`]) and password advice
-//! ([`password`]). Everything here is tested natively against known answers.
+//! ([`vault`]), the typed records the vault stores ([`records`]), password advice
+//! ([`password`]), the exchange modules ([`exchange`], sans-IO: request building, signing,
+//! parsing, error explanations) and portfolio math ([`portfolio`]). Everything here is
+//! tested natively against known answers.
 
+pub mod exchange;
 pub mod password;
+pub mod portfolio;
 pub mod records;
 pub mod vault;

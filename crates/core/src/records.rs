@@ -110,22 +110,23 @@ impl Default for Settings {
     }
 }
 
-/// One holding in a snapshot: amounts and values as decimal strings (never floats).
+/// How one connection's last fetch went, kept with the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotHolding {
+pub struct FetchStatus {
     pub connection_id: String,
-    pub account: String,
-    pub asset: String,
-    pub amount: String,
-    pub usd_value: Option<String>,
+    /// `None` when the fetch succeeded; the user-facing message otherwise.
+    pub error: Option<String>,
 }
 
-/// A portfolio snapshot as last fetched, shown at once after unlock and offline.
+/// A portfolio snapshot as last fetched: shown at once after unlock, and offline. Amounts
+/// are decimals serialized as strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Unix milliseconds of the fetch.
     pub as_of_ms: u64,
-    pub holdings: Vec<SnapshotHolding>,
+    pub holdings: Vec<crate::portfolio::Holding>,
+    pub positions: Vec<crate::portfolio::Position>,
+    pub prices: crate::portfolio::Prices,
 }
 
 #[cfg(test)]

@@ -1,0 +1,810 @@
+//! OKX API v5: request building and signing, response parsing, error explanations.
+//!
+//! Signing (OKX "Signature"): Base64(HMAC-SHA256(secret, timestamp + METHOD + requestPath +
+//! body)), the query being part of requestPath, the timestamp ISO-8601 UTC with milliseconds.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use sha2::Sha256;
+
+use super::{HttpRequest, HttpResponse};
+use crate::portfolio::{Account, Holding, Position, Side};
+use crate::records::Connection;
+
+pub const CONFIG: &str = "/api/v5/account/config";
+pub const BALANCE: &str = "/api/v5/account/balance";
+pub const FUNDING: &str = "/api/v5/asset/balances";
+pub const SAVINGS: &str = "/api/v5/finance/savings/balance";
+pub const POSITIONS: &str = "/api/v5/account/positions";
+pub const TIME: &str = "/api/v5/public/time";
+pub const TICKERS: &str = "/api/v5/market/tickers?instType=SPOT";
+
+/// Regions as the Connect dialog offers them: (value stored, label, proxy route).
+pub const REGIONS: [(&str, &str, &str); 3] = [
+    ("global", "Global (www.okx.com)", "okx"),
+    ("eea", "EEA (my.okx.com)", "okx-eea"),
+    ("us", "US (app.okx.com)", "okx-us"),
+];
+
+/// The proxy route for a connection's region.
+pub fn upstream(region: Option<&str>) -> &'static str {
+    REGIONS
+        .iter()
+        .find(|(value, _, _)| Some(*value) == region)
+        .map(|(_, _, route)| *route)
+        .unwrap_or("okx")
+}
+
+/// Unix milliseconds → `2020-12-08T09:08:57.715Z`.
+pub fn iso8601_ms(unix_ms: i64) -> String {
+    let (days, ms_of_day) = (
+        unix_ms.div_euclid(86_400_000),
+        unix_ms.rem_euclid(86_400_000),
+    );
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, ms) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+}
+
+/// OKX's request signature.
+pub fn sign(
+    secret: &str,
+    timestamp: &str,
+    method: &str,
+    path_and_query: &str,
+    body: &str,
+) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    for part in [timestamp, method, path_and_query, body] {
+        mac.update(part.as_bytes());
+    }
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// A signed GET for a connection at `now_ms` (exchange time).
+pub fn private_get(
+    conn: &Connection,
+    path_and_query: &str,
+    now_ms: i64,
+) -> Result<HttpRequest, OkxError> {
+    let passphrase = conn
+        .passphrase
+        .as_ref()
+        .filter(|p| !p.is_empty())
+        .ok_or(OkxError::MissingPassphrase)?;
+    let timestamp = iso8601_ms(now_ms);
+    let signature = sign(conn.secret.expose(), &timestamp, "GET", path_and_query, "");
+    let mut headers = vec![
+        ("OK-ACCESS-KEY", conn.api_key.clone()),
+        ("OK-ACCESS-SIGN", signature),
+        ("OK-ACCESS-TIMESTAMP", timestamp),
+        ("OK-ACCESS-PASSPHRASE", passphrase.expose().to_string()),
+    ];
+    if conn.options.demo {
+        headers.push(("x-simulated-trading", "1".into()));
+    }
+    Ok(HttpRequest {
+        upstream: upstream(conn.options.region.as_deref()),
+        method: "GET",
+        path_and_query: path_and_query.to_string(),
+        headers,
+        body: String::new(),
+    })
+}
+
+/// An unsigned GET (server time, tickers).
+pub fn public_get(region: Option<&str>, path_and_query: &str) -> HttpRequest {
+    HttpRequest {
+        upstream: upstream(region),
+        method: "GET",
+        path_and_query: path_and_query.to_string(),
+        headers: vec![],
+        body: String::new(),
+    }
+}
+
+/// What can go wrong talking to OKX.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OkxError {
+    #[error("okx requires password credential")]
+    MissingPassphrase,
+    /// OKX answered with an error code.
+    #[error("OKX error {code}: {msg}")]
+    Api {
+        http: u16,
+        code: String,
+        msg: String,
+    },
+    /// No OKX answer: an HTTP error from the exchange's edge or the proxy.
+    #[error("HTTP {status}")]
+    Http { status: u16, detail: String },
+    #[error("unreadable answer: {0}")]
+    Malformed(String),
+}
+
+impl OkxError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying after a pause (rate limits, busy systems).
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(self.code(), Some("50011" | "50013"))
+            || matches!(
+                self,
+                Self::Http { status: 429, .. } | Self::Api { http: 429, .. }
+            )
+    }
+
+    pub fn is_clock(&self) -> bool {
+        self.code() == Some("50102")
+    }
+}
+
+/// The success envelope; `code` and `msg` were read by [`CodeOnly`] first.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    #[serde(default = "Vec::new")]
+    data: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct CodeOnly {
+    code: String,
+    #[serde(default)]
+    msg: String,
+}
+
+#[derive(Deserialize)]
+struct ProxyError {
+    error: String,
+}
+
+/// Parses OKX's envelope `{"code":"0","msg":"","data":[…]}` into rows.
+pub fn parse<T: DeserializeOwned>(resp: &HttpResponse) -> Result<Vec<T>, OkxError> {
+    if let Ok(head) = serde_json::from_str::<CodeOnly>(&resp.body) {
+        if head.code != "0" {
+            return Err(OkxError::Api {
+                http: resp.status,
+                code: head.code,
+                msg: head.msg,
+            });
+        }
+        let env: Envelope<T> = serde_json::from_str(&resp.body)
+            .map_err(|e| OkxError::Malformed(format!("unexpected fields: {e}")))?;
+        return Ok(env.data);
+    }
+    if resp.status >= 400 {
+        let detail = serde_json::from_str::<ProxyError>(&resp.body)
+            .map(|p| p.error)
+            .unwrap_or_default();
+        return Err(OkxError::Http {
+            status: resp.status,
+            detail,
+        });
+    }
+    Err(OkxError::Malformed("the answer is not OKX's JSON".into()))
+}
+
+/// `data[0]` of `/account/config`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountConfig {
+    pub perm: String,
+    #[serde(default)]
+    pub ip: String,
+    #[serde(default)]
+    pub uid: String,
+    #[serde(default)]
+    pub label: String,
+}
+
+impl AccountConfig {
+    /// OKX's read-only permission is exactly `read_only`.
+    pub fn is_read_only(&self) -> bool {
+        self.perm.trim() == "read_only"
+    }
+
+    /// The extra permissions a refused key has, for the message.
+    pub fn extra_permissions(&self) -> Vec<&str> {
+        self.perm
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && *p != "read_only")
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct BalanceData {
+    #[serde(default)]
+    details: Vec<BalanceDetail>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct BalanceDetail {
+    ccy: String,
+    #[serde(default)]
+    eq: String,
+    #[serde(default, rename = "eqUsd")]
+    eq_usd: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct FundingRow {
+    ccy: String,
+    #[serde(default)]
+    bal: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct SavingsRow {
+    ccy: String,
+    #[serde(default)]
+    amt: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PositionRow {
+    inst_type: String,
+    inst_id: String,
+    #[serde(default)]
+    mgn_mode: String,
+    #[serde(default)]
+    pos_side: String,
+    #[serde(default)]
+    pos: String,
+    #[serde(default)]
+    pos_ccy: String,
+    #[serde(default)]
+    avg_px: String,
+    #[serde(default)]
+    mark_px: String,
+    #[serde(default)]
+    upl: String,
+    #[serde(default)]
+    lever: String,
+    #[serde(default)]
+    liq_px: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct TimeRow {
+    ts: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TickerRow {
+    inst_id: String,
+    #[serde(default)]
+    last: String,
+}
+
+/// `""` → `None`; a number → `Some`; anything else is malformed.
+fn decimal(field: &str, text: &str) -> Result<Option<Decimal>, OkxError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<Decimal>()
+        .map(Some)
+        .or_else(|_| Decimal::from_scientific(text).map(Some))
+        .map_err(|_| OkxError::Malformed(format!("{field} is not a number: {text:?}")))
+}
+
+fn amount(field: &str, text: &str) -> Result<Decimal, OkxError> {
+    Ok(decimal(field, text)?.unwrap_or_default())
+}
+
+pub fn parse_config(resp: &HttpResponse) -> Result<AccountConfig, OkxError> {
+    parse::<AccountConfig>(resp)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| OkxError::Malformed("no account configuration".into()))
+}
+
+pub fn parse_server_time(resp: &HttpResponse) -> Result<i64, OkxError> {
+    let row = parse::<TimeRow>(resp)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| OkxError::Malformed("no server time".into()))?;
+    row.ts
+        .parse()
+        .map_err(|_| OkxError::Malformed("server time is not a number".into()))
+}
+
+/// Trading account (`/account/balance`): `eq` per currency, `eqUsd` when OKX gives it.
+pub fn parse_trading(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
+    let mut out = Vec::new();
+    for data in parse::<BalanceData>(resp)? {
+        for d in data.details {
+            let amount = amount("eq", &d.eq)?;
+            if amount.is_zero() {
+                continue;
+            }
+            out.push(Holding {
+                connection: connection.into(),
+                account: Account::Trading,
+                asset: d.ccy,
+                amount,
+                usd: decimal("eqUsd", &d.eq_usd)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Funding account (`/asset/balances`).
+pub fn parse_funding(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
+    rows_to_holdings(
+        connection,
+        Account::Funding,
+        parse::<FundingRow>(resp)?
+            .into_iter()
+            .map(|r| (r.ccy, r.bal)),
+    )
+}
+
+/// Simple Earn flexible (`/finance/savings/balance`).
+pub fn parse_savings(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
+    rows_to_holdings(
+        connection,
+        Account::Earn,
+        parse::<SavingsRow>(resp)?
+            .into_iter()
+            .map(|r| (r.ccy, r.amt)),
+    )
+}
+
+fn rows_to_holdings(
+    connection: &str,
+    account: Account,
+    rows: impl Iterator<Item = (String, String)>,
+) -> Result<Vec<Holding>, OkxError> {
+    let mut out = Vec::new();
+    for (asset, text) in rows {
+        let amount = amount("balance", &text)?;
+        if !amount.is_zero() {
+            out.push(Holding {
+                connection: connection.into(),
+                account,
+                asset,
+                amount,
+                usd: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Positions (`/account/positions`).
+pub fn parse_positions(connection: &str, resp: &HttpResponse) -> Result<Vec<Position>, OkxError> {
+    parse::<PositionRow>(resp)?
+        .into_iter()
+        .map(|p| {
+            let size = amount("pos", &p.pos)?;
+            let side = match p.pos_side.as_str() {
+                "long" => Side::Long,
+                "short" => Side::Short,
+                // MARGIN: `pos` is positive and `posCcy` names the side (the base is long).
+                _ if p.inst_type == "MARGIN" && !p.pos_ccy.is_empty() => {
+                    if p.inst_id.starts_with(&format!("{}-", p.pos_ccy)) {
+                        Side::Long
+                    } else {
+                        Side::Short
+                    }
+                }
+                // Net mode: the sign of `pos` is the side.
+                _ if size.is_sign_negative() => Side::Short,
+                _ => Side::Long,
+            };
+            Ok(Position {
+                connection: connection.into(),
+                kind: p.inst_type,
+                instrument: p.inst_id,
+                side,
+                size: size.abs(),
+                entry: decimal("avgPx", &p.avg_px)?,
+                mark: decimal("markPx", &p.mark_px)?,
+                pnl: decimal("upl", &p.upl)?,
+                leverage: decimal("lever", &p.lever)?,
+                liquidation: decimal("liqPx", &p.liq_px)?,
+                margin_mode: p.mgn_mode,
+            })
+        })
+        .collect()
+}
+
+/// Spot tickers → last prices by instrument id (`BTC-USDT` → 97000.5).
+pub fn parse_tickers(resp: &HttpResponse) -> Result<Vec<(String, Decimal)>, OkxError> {
+    let mut out = Vec::new();
+    for t in parse::<TickerRow>(resp)? {
+        if let Some(last) = decimal("last", &t.last)? {
+            out.push((t.inst_id, last));
+        }
+    }
+    Ok(out)
+}
+
+/// Which field of the Connect dialog a problem belongs next to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    ApiKey,
+    Secret,
+    Passphrase,
+    Demo,
+    /// Not one field: shown above the Connect button / on the connection.
+    General,
+}
+
+/// A problem explained for the user: where, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: Field,
+    pub message: String,
+}
+
+/// The IP OKX reports in a 50110 message ("Your IP 1.2.3.4 is not included …").
+fn reported_ip(msg: &str) -> Option<&str> {
+    msg.split_whitespace()
+        .find(|w| w.contains('.') || w.contains(':'))
+        .filter(|w| {
+            w.chars()
+                .all(|c| c.is_ascii_hexdigit() || c == '.' || c == ':')
+        })
+}
+
+/// Turns an OKX error into what the user should read, never raw JSON.
+pub fn explain(err: &OkxError) -> Problem {
+    let general = |message: String| Problem {
+        field: Field::General,
+        message,
+    };
+    match err {
+        OkxError::MissingPassphrase => Problem {
+            field: Field::Passphrase,
+            message: "okx requires password credential — enter the passphrase you set when creating the key".into(),
+        },
+        OkxError::Api { code, msg, .. } => match code.as_str() {
+            "50105" => Problem {
+                field: Field::Passphrase,
+                message: "Passphrase incorrect — it doesn't match the one you set. If you forgot it, delete the key on OKX and create a new one.".into(),
+            },
+            "50111" | "50113" | "50114" => Problem {
+                field: Field::ApiKey,
+                message: "Invalid API key — the key or secret was copied incorrectly. Recreate the key on OKX.".into(),
+            },
+            "50110" => general(match reported_ip(msg) {
+                Some(ip) => format!(
+                    "IP restriction — OKX saw this request come from {ip}. That is the address of the Holdix proxy, not your own. Add {ip} to the key's IP whitelist on OKX, or remove the IP restriction."
+                ),
+                None => "IP restriction — the key is bound to IP addresses that do not include the Holdix proxy's address. Add the proxy's address on OKX, or remove the IP restriction.".into(),
+            }),
+            "50101" => Problem {
+                field: Field::Demo,
+                message: "This key belongs to the other environment: a demo-trading key needs “Demo trading key” switched on, a live key needs it off. Toggle “Demo trading key” and connect again.".into(),
+            },
+            "50102" => general(
+                "OKX rejected the request time even after Holdix corrected for this device's clock. Set your clock to update automatically, then try again.".into(),
+            ),
+            "50011" | "50013" => general(
+                "OKX is rate limiting requests. Holdix retried with pauses; wait a minute, then refresh.".into(),
+            ),
+            "50103" | "50104" | "50106" | "50107" | "50112" => general(format!(
+                "OKX did not receive complete credentials (code {code}). Check that the proxy forwards OKX's headers."
+            )),
+            "50100" => general("This API key is frozen on OKX. Unfreeze it or create a new read-only key.".into()),
+            "50120" | "50030" => general(
+                "This key lacks the Read permission for this data. Create a read-only key with the Read permission.".into(),
+            ),
+            _ => general(format!("OKX refused the request: {msg} (code {code}).")),
+        },
+        OkxError::Http { status: 429, .. } => general(
+            "Too many requests — the proxy or OKX is rate limiting. Holdix retried with pauses; wait a minute, then refresh.".into(),
+        ),
+        OkxError::Http { status: 403, detail } if !detail.is_empty() => {
+            general(format!("The proxy refused the request: {detail}."))
+        }
+        OkxError::Http { status: 504, .. } => general(
+            "OKX did not answer in time (HTTP 504). Your last snapshot stays on screen; try Refresh in a minute.".into(),
+        ),
+        OkxError::Http { status, .. } => general(format!(
+            "OKX is unavailable right now (HTTP {status}). Your last snapshot stays on screen; try Refresh in a minute."
+        )),
+        OkxError::Malformed(_) => general(
+            "OKX sent an answer Holdix could not read. Try Refresh; if it keeps happening, the exchange may be having problems.".into(),
+        ),
+    }
+}
+
+/// Why a key with more than read permission is refused.
+pub fn refuse_permissions(config: &AccountConfig) -> Problem {
+    let extra = config.extra_permissions().join(" and ");
+    Problem {
+        field: Field::ApiKey,
+        message: format!(
+            "This key has {extra} permission, so Holdix will not use it. On OKX, create a new API key with only the “Read” permission and connect that one. Nothing was saved."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{ConnectionOptions, ExchangeId, Secret};
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            body: body.into(),
+        }
+    }
+
+    fn vector_connection() -> Connection {
+        Connection {
+            id: "c".into(),
+            exchange: ExchangeId::Okx,
+            label: "OKX".into(),
+            api_key: "985d5b66-57ce-40fb-b714-afc0b9787083".into(),
+            secret: Secret::new("chNOOS4KvNXR_Xq4k4c9qsfoKWvnDecLATCRlcBwyKDYnWgO"),
+            passphrase: Some(Secret::new("1234567890")),
+            options: ConnectionOptions::default(),
+        }
+    }
+
+    /// shared/reference/exchanges.md §1.2.
+    #[test]
+    fn signature_matches_the_reference_vector() {
+        let sig = sign(
+            "chNOOS4KvNXR_Xq4k4c9qsfoKWvnDecLATCRlcBwyKDYnWgO",
+            "2020-12-08T09:08:57.715Z",
+            "GET",
+            "/api/v5/account/balance",
+            "",
+        );
+        assert_eq!(sig, "PJ61e1nb2F2Qd7D8SPiaIcx2gjdELc+o0ygzre9z33k=");
+    }
+
+    #[test]
+    fn signed_request_carries_the_vector_headers() {
+        let req = private_get(&vector_connection(), BALANCE, 1_607_418_537_715).unwrap();
+        assert_eq!(req.upstream, "okx");
+        assert_eq!(req.path_and_query, "/api/v5/account/balance");
+        assert_eq!(
+            req.headers,
+            vec![
+                (
+                    "OK-ACCESS-KEY",
+                    "985d5b66-57ce-40fb-b714-afc0b9787083".to_string()
+                ),
+                (
+                    "OK-ACCESS-SIGN",
+                    "PJ61e1nb2F2Qd7D8SPiaIcx2gjdELc+o0ygzre9z33k=".to_string()
+                ),
+                (
+                    "OK-ACCESS-TIMESTAMP",
+                    "2020-12-08T09:08:57.715Z".to_string()
+                ),
+                ("OK-ACCESS-PASSPHRASE", "1234567890".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn demo_and_region_options() {
+        let mut conn = vector_connection();
+        conn.options = ConnectionOptions {
+            region: Some("eea".into()),
+            demo: true,
+        };
+        let req = private_get(&conn, BALANCE, 0).unwrap();
+        assert_eq!(req.upstream, "okx-eea");
+        assert!(req.headers.contains(&("x-simulated-trading", "1".into())));
+        assert_eq!(upstream(Some("us")), "okx-us");
+        assert_eq!(upstream(None), "okx");
+    }
+
+    #[test]
+    fn missing_passphrase_is_refused_before_sending() {
+        let mut conn = vector_connection();
+        conn.passphrase = None;
+        assert_eq!(
+            private_get(&conn, BALANCE, 0),
+            Err(OkxError::MissingPassphrase)
+        );
+        conn.passphrase = Some(Secret::new(""));
+        let err = private_get(&conn, BALANCE, 0).unwrap_err();
+        assert_eq!(
+            explain(&err),
+            Problem {
+                field: Field::Passphrase,
+                message: "okx requires password credential — enter the passphrase you set when creating the key".into()
+            }
+        );
+    }
+
+    #[test]
+    fn iso_timestamps() {
+        assert_eq!(iso8601_ms(1_607_418_537_715), "2020-12-08T09:08:57.715Z");
+        assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601_ms(1_798_761_599_999), "2026-12-31T23:59:59.999Z");
+    }
+
+    /// The "Get balance" example shape: strings, `""` where a field does not apply.
+    #[test]
+    fn trading_balance_with_empty_fields() {
+        let body = r#"{"code":"0","msg":"","data":[{"totalEq":"41624.32","adjEq":"","details":[
+            {"ccy":"USDT","eq":"4992.890093","eqUsd":"4991.89","liab":"","upl":"","cashBal":"4992.89"},
+            {"ccy":"OKB","eq":"10","eqUsd":""},
+            {"ccy":"ZERO","eq":"0","eqUsd":"0"}]}]}"#;
+        let h = parse_trading("c", &resp(200, body)).unwrap();
+        assert_eq!(h.len(), 2, "zero balances are skipped");
+        assert_eq!(h[0].amount, "4992.890093".parse::<Decimal>().unwrap());
+        assert_eq!(h[0].usd, Some("4991.89".parse().unwrap()));
+        assert_eq!(h[1].usd, None, "an empty eqUsd means no exchange valuation");
+        assert_eq!(h[0].account, Account::Trading);
+    }
+
+    #[test]
+    fn funding_savings_and_empty_data() {
+        let f = parse_funding("c", &resp(200, r#"{"code":"0","msg":"","data":[{"ccy":"BTC","bal":"0.0012","frozenBal":"0","availBal":"0.0012"}]}"#)).unwrap();
+        assert_eq!(
+            (f[0].asset.as_str(), f[0].amount, f[0].account),
+            ("BTC", "0.0012".parse().unwrap(), Account::Funding)
+        );
+        let s = parse_savings("c", &resp(200, r#"{"code":"0","msg":"","data":[{"ccy":"USDT","amt":"100.5","earnings":"0.01","rate":"0.05","loanAmt":"","pendingAmt":""}]}"#)).unwrap();
+        assert_eq!(
+            (s[0].amount, s[0].account),
+            ("100.5".parse().unwrap(), Account::Earn)
+        );
+        assert!(
+            parse_funding("c", &resp(200, r#"{"code":"0","msg":"","data":[]}"#))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn positions_sides_in_net_long_short_and_margin_modes() {
+        let body = r#"{"code":"0","msg":"","data":[
+          {"instType":"SWAP","instId":"ETH-USDT-SWAP","mgnMode":"isolated","posSide":"net","pos":"-5","avgPx":"3500","markPx":"3400.3","upl":"49.85","lever":"3","liqPx":"4550.1"},
+          {"instType":"FUTURES","instId":"BTC-USD-251226","mgnMode":"cross","posSide":"long","pos":"3","avgPx":"90000","markPx":"","upl":"","lever":"10","liqPx":""},
+          {"instType":"MARGIN","instId":"BTC-USDT","mgnMode":"cross","posSide":"net","pos":"0.5","posCcy":"USDT","avgPx":"90000","markPx":"97000","upl":"1","lever":"3","liqPx":"80000"}]}"#;
+        let p = parse_positions("c", &resp(200, body)).unwrap();
+        assert_eq!((p[0].side, p[0].size), (Side::Short, "5".parse().unwrap()));
+        assert_eq!(p[0].liquidation, Some("4550.1".parse().unwrap()));
+        assert_eq!((p[1].side, p[1].mark, p[1].pnl), (Side::Long, None, None));
+        assert_eq!(
+            p[2].side,
+            Side::Short,
+            "MARGIN with posCcy = quote is short"
+        );
+    }
+
+    #[test]
+    fn config_permissions() {
+        let c = parse_config(&resp(
+            200,
+            r#"{"code":"0","msg":"","data":[{"uid":"1","perm":"read_only","ip":"","label":"x"}]}"#,
+        ))
+        .unwrap();
+        assert!(c.is_read_only());
+        let c = parse_config(&resp(200, r#"{"code":"0","msg":"","data":[{"uid":"1","perm":"read_only,withdraw,trade","ip":""}]}"#)).unwrap();
+        assert!(!c.is_read_only());
+        assert!(refuse_permissions(&c)
+            .message
+            .starts_with("This key has withdraw and trade permission"));
+    }
+
+    #[test]
+    fn server_time_and_tickers() {
+        assert_eq!(
+            parse_server_time(&resp(
+                200,
+                r#"{"code":"0","msg":"","data":[{"ts":"1597026383085"}]}"#
+            )),
+            Ok(1_597_026_383_085)
+        );
+        let t = parse_tickers(&resp(200, r#"{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","last":"97000.5"},{"instId":"X-USDT","last":""}]}"#)).unwrap();
+        assert_eq!(
+            t,
+            vec![("BTC-USDT".to_string(), "97000.5".parse().unwrap())]
+        );
+    }
+
+    #[test]
+    fn errors_map_to_messages_never_raw_json() {
+        let api = |http, code: &str, msg: &str| OkxError::Api {
+            http,
+            code: code.into(),
+            msg: msg.into(),
+        };
+        let e = parse::<AccountConfig>(&resp(401, r#"{"code":"50105","msg":"Request header \"OK-ACCESS-PASSPHRASE\" incorrect.","data":[]}"#)).unwrap_err();
+        assert_eq!(
+            e,
+            api(
+                401,
+                "50105",
+                "Request header \"OK-ACCESS-PASSPHRASE\" incorrect."
+            )
+        );
+        assert_eq!(explain(&e).field, Field::Passphrase);
+        assert!(explain(&e)
+            .message
+            .starts_with("Passphrase incorrect — it doesn't match the one you set."));
+        for code in ["50111", "50113", "50114"] {
+            assert_eq!(
+                explain(&api(401, code, "")).message,
+                "Invalid API key — the key or secret was copied incorrectly. Recreate the key on OKX."
+            );
+        }
+        let ip = explain(&api(
+            401,
+            "50110",
+            "Your IP 127.0.0.1 is not included in your API key's IP whitelist.",
+        ));
+        assert!(
+            ip.message.contains("from 127.0.0.1") && ip.message.contains("Holdix proxy"),
+            "{}",
+            ip.message
+        );
+        assert_eq!(explain(&api(401, "50101", "")).field, Field::Demo);
+        assert!(explain(&api(401, "50102", "")).message.contains("clock"));
+        assert!(api(429, "50011", "").is_rate_limit());
+        assert!(explain(&api(429, "50011", ""))
+            .message
+            .contains("rate limiting"));
+
+        let down = parse::<AccountConfig>(&resp(
+            502,
+            r#"{"error":"the exchange could not be reached","route":"/x"}"#,
+        ))
+        .unwrap_err();
+        assert!(explain(&down)
+            .message
+            .starts_with("OKX is unavailable right now (HTTP 502)"));
+        let html =
+            parse::<AccountConfig>(&resp(503, "<html>Service unavailable</html>")).unwrap_err();
+        assert_eq!(
+            html,
+            OkxError::Http {
+                status: 503,
+                detail: String::new()
+            }
+        );
+        let cut = parse::<AccountConfig>(&resp(200, r#"{"code":"0","msg":"","da"#)).unwrap_err();
+        assert!(matches!(cut, OkxError::Malformed(_)));
+        assert!(!explain(&cut).message.contains('{'));
+        let bad_number = parse_funding(
+            "c",
+            &resp(
+                200,
+                r#"{"code":"0","msg":"","data":[{"ccy":"BTC","bal":"1.2.3"}]}"#,
+            ),
+        );
+        assert!(matches!(bad_number, Err(OkxError::Malformed(_))));
+    }
+}
