@@ -4,9 +4,11 @@
 //! * [`store`]: IndexedDB, one transaction per write.
 //! * [`session`]: an unlocked vault, sealing records and writing them through the store.
 //! * [`browser`]: small helpers over the browser (time, yielding to paint).
+//! * [`exchange`]: requests through the proxy, clock correction, retries, refresh.
 //! * [`ui`]: the Leptos components.
 
 pub mod browser;
+pub mod exchange;
 pub mod session;
 pub mod store;
 pub mod ui;

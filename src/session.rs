@@ -3,7 +3,9 @@
 
 use std::rc::Rc;
 
-use holdix_core::records::{Connection, Settings, CONNECTION_PREFIX, SETTINGS_ID};
+use holdix_core::records::{
+    Connection, Settings, Snapshot, CONNECTION_PREFIX, SETTINGS_ID, SNAPSHOT_ID,
+};
 use holdix_core::vault::{KdfParams, OpenVault, VaultError, VaultMeta};
 
 use crate::store::{Batch, Store, StoreError};
@@ -105,6 +107,33 @@ impl Session {
         let id = connection.record_id();
         let sealed = self.vault.seal_json(&id, connection)?;
         Ok(self.store.write(Batch::new().put(id, sealed)).await?)
+    }
+
+    /// Removes a connection and, in the same transaction, its data from the snapshot.
+    pub async fn delete_connection(&self, id: &str) -> Result<(), SessionError> {
+        let mut batch = Batch::new().delete(format!("{CONNECTION_PREFIX}{id}"));
+        if let Some(mut snapshot) = self.snapshot().await? {
+            snapshot.holdings.retain(|h| h.connection != id);
+            snapshot.positions.retain(|p| p.connection != id);
+            batch = batch.put(SNAPSHOT_ID, self.vault.seal_json(SNAPSHOT_ID, &snapshot)?);
+        }
+        Ok(self.store.write(batch).await?)
+    }
+
+    /// The last saved portfolio snapshot.
+    pub async fn snapshot(&self) -> Result<Option<Snapshot>, SessionError> {
+        match self.store.record(SNAPSHOT_ID).await? {
+            Some(sealed) => Ok(Some(self.vault.open_json(SNAPSHOT_ID, &sealed)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), SessionError> {
+        let sealed = self.vault.seal_json(SNAPSHOT_ID, snapshot)?;
+        Ok(self
+            .store
+            .write(Batch::new().put(SNAPSHOT_ID, sealed))
+            .await?)
     }
 
     pub async fn connections(&self) -> Result<Vec<Connection>, SessionError> {

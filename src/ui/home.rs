@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::dashboard::Dashboard;
 use super::settings::SettingsPage;
 use super::vault::Brand;
 use super::{use_ctx, Page};
@@ -35,20 +36,5 @@ pub fn Home() -> impl IntoView {
                 Page::Settings => view! { <SettingsPage /> }.into_any(),
             }}
         </main>
-    }
-}
-
-#[component]
-fn Dashboard() -> impl IntoView {
-    view! {
-        <section class="card" data-testid="dashboard">
-            <p class="muted">"Total value"</p>
-            <p class="total">"$0.00"</p>
-            <h2>"No exchanges connected yet"</h2>
-            <p class="muted">
-                "Your vault is ready. Exchange connections are stored in it encrypted; "
-                "only read-only API keys are accepted."
-            </p>
-        </section>
     }
 }

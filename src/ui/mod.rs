@@ -10,9 +10,14 @@ use crate::browser::now_ms;
 use crate::session::Session;
 use crate::store::Store;
 
+mod connect;
+mod dashboard;
 mod home;
+pub mod portfolio;
 mod settings;
 mod vault;
+
+use portfolio::PortfolioState;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Phase {
@@ -43,6 +48,9 @@ pub struct Ctx {
     pub fatal: RwSignal<Option<String>>,
     /// The unlocked session's settings (a copy the screens can watch).
     pub settings: RwSignal<Settings>,
+    pub portfolio: PortfolioState,
+    /// The Connect Exchange dialog is open.
+    pub connecting: RwSignal<bool>,
     store: StoredValue<Option<Store>, LocalStorage>,
     session: StoredValue<Option<Session>, LocalStorage>,
     last_activity: StoredValue<f64>,
@@ -56,6 +64,8 @@ impl Ctx {
             notice: RwSignal::new(None),
             fatal: RwSignal::new(None),
             settings: RwSignal::new(Settings::default()),
+            portfolio: PortfolioState::new(),
+            connecting: RwSignal::new(false),
             store: StoredValue::new_local(None),
             session: StoredValue::new_local(None),
             last_activity: StoredValue::new(now_ms()),
@@ -82,12 +92,15 @@ impl Ctx {
         if self.phase.get_untracked() != Phase::Unlocked {
             self.notice.set(None);
             self.phase.set(Phase::Unlocked);
+            portfolio::load_after_unlock(*self);
         }
     }
 
     /// Drops the session (the key is zeroized with its last reference) and shows Unlock.
     pub fn lock(&self, notice: Option<String>) {
         self.session.set_value(None);
+        self.portfolio.clear();
+        self.connecting.set(false);
         self.settings.set(Settings::default());
         self.page.set(Page::Dashboard);
         self.notice.set(notice);

@@ -17,6 +17,7 @@ pub fn build_app() -> Result<PathBuf> {
     run_cmd(
         Command::new("trunk")
             .args(["build", "--release", "--offline"])
+            .env("PATH", setup::tool_path())
             .current_dir(&root),
     )?;
     Ok(root.join("dist"))

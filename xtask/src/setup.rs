@@ -109,7 +109,9 @@ fn ensure_apt(wanted: &[(&str, &str)]) -> Result {
     apt(&args)
 }
 
-/// What building the app needs: the wasm target, Trunk and the matching wasm-bindgen CLI.
+/// What building the app needs: the wasm target, Trunk, the matching wasm-bindgen CLI, and
+/// binaryen's wasm-opt from npm (`tools/`; Debian's version 108 corrupts reference-type
+/// tables, so it is not used).
 pub fn for_build() -> Result {
     ensure_wasm_target()?;
     ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
@@ -119,7 +121,35 @@ pub fn for_build() -> Result {
         "wasm-bindgen-cli",
         &wasm_bindgen_version()?,
         false,
-    )
+    )?;
+    ensure_apt(&[("node", "nodejs"), ("npm", "npm")])?;
+    ensure_npm_packages(&root().join("tools"), &["binaryen"])
+}
+
+/// `npm ci` in `dir` when any of `packages` is missing from its node_modules.
+fn ensure_npm_packages(dir: &std::path::Path, packages: &[&str]) -> Result {
+    if packages
+        .iter()
+        .all(|p| dir.join("node_modules").join(p).exists())
+    {
+        return Ok(());
+    }
+    println!(
+        "setup: installing npm packages in {} (npm ci)",
+        dir.display()
+    );
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir))
+}
+
+/// PATH with the npm-installed build tools first.
+pub fn tool_path() -> std::ffi::OsString {
+    let mut paths = vec![root().join("tools/node_modules/.bin")];
+    if let Some(existing) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).unwrap_or_default()
 }
 
 /// What the browser layers need on top: Chromium, ChromeDriver, Node.js and the e2e packages.
@@ -128,20 +158,11 @@ pub fn for_browser() -> Result {
     ensure_apt(&[
         ("chromium", "chromium"),
         ("chromedriver", "chromium-driver"),
-        ("node", "nodejs"),
-        ("npm", "npm"),
     ])?;
-    let e2e = root().join("tests/e2e");
-    if ["playwright-core", "cors-anywhere"]
-        .iter()
-        .any(|p| !e2e.join("node_modules").join(p).exists())
-    {
-        println!("setup: installing the end-to-end test packages (npm ci)");
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&e2e))?;
-    }
-    Ok(())
+    ensure_npm_packages(
+        &root().join("tests/e2e"),
+        &["playwright-core", "cors-anywhere"],
+    )
 }
 
 /// What the proxy benchmark needs: nginx as the upstream and wrk as the load tool.

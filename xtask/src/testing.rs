@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::build::{build_app, build_proxy, free_addr, Server};
+use crate::build::{build_app, build_proxy, free_addr, Server, Simulator};
 use crate::{root, setup, Result};
 
 /// What one layer reported.
@@ -127,14 +127,16 @@ fn e2e_files() -> Result<Vec<String>> {
 }
 
 fn end_to_end() -> Outcome {
-    let prepared = (|| -> Result<(Server, Vec<String>)> {
+    let prepared = (|| -> Result<(Simulator, Server, Vec<String>)> {
         setup::for_browser()?;
         let dist = build_app()?;
         let proxy = build_proxy()?;
-        let server = Server::start(&proxy, &dist, &free_addr()?, &[])?;
-        Ok((server, e2e_files()?))
+        let sim = Simulator::start(&[])?;
+        let upstream = format!("okx={}", sim.url);
+        let server = Server::start(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
+        Ok((sim, server, e2e_files()?))
     })();
-    let (server, files) = match prepared {
+    let (sim, server, files) = match prepared {
         Ok(p) => p,
         Err(e) => return failed_setup("end-to-end", e),
     };
@@ -144,9 +146,11 @@ fn end_to_end() -> Outcome {
             .args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
             .args(&files)
             .env("HOLDIX_BASE_URL", &server.url)
+            .env("HOLDIX_SIM_URL", &sim.url)
             .current_dir(root().join("tests/e2e")),
     );
     drop(server);
+    drop(sim);
     outcome
 }
 

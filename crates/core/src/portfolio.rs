@@ -275,3 +275,58 @@ mod tests {
         assert!(v.unpriced.is_empty());
     }
 }
+
+/// `$60,286.50`: US dollars, two decimals, thousands separated; negatives as `-$1.00`.
+pub fn format_usd(value: Decimal) -> String {
+    let rounded = value.round_dp(2);
+    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
+        "-"
+    } else {
+        ""
+    };
+    let text = format!("{:.2}", rounded.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    format!("{sign}${}.{frac}", group_thousands(int))
+}
+
+/// An amount as the exchange would show it: no trailing zeros, thousands separated.
+pub fn format_amount(value: Decimal) -> String {
+    let text = value.normalize().to_string();
+    let (sign, digits) = text
+        .strip_prefix('-')
+        .map(|d| ("-", d))
+        .unwrap_or(("", &text));
+    match digits.split_once('.') {
+        Some((int, frac)) => format!("{sign}{}.{frac}", group_thousands(int)),
+        None => format!("{sign}{}", group_thousands(digits)),
+    }
+}
+
+fn group_thousands(int: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn usd_and_amount_formats() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(format_usd(d("60286.5")), "$60,286.50");
+        assert_eq!(format_usd(d("0.004")), "$0.00");
+        assert_eq!(format_usd(d("1234567.895")), "$1,234,567.90");
+        assert_eq!(format_usd(d("-49.851")), "-$49.85");
+        assert_eq!(format_amount(d("0.50000000")), "0.5");
+        assert_eq!(format_amount(d("1250.75")), "1,250.75");
+        assert_eq!(format_amount(d("-5")), "-5");
+        assert_eq!(format_amount(d("1000")), "1,000");
+    }
+}

@@ -1,0 +1,226 @@
+//! Sending exchange requests through the proxy, and the OKX fetch flows: clock correction,
+//! retries, permission check, and a whole-portfolio refresh. Request building, signing and
+//! parsing are in `holdix_core::exchange`; this module only moves bytes and time.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use futures::future::{join, join4, join_all};
+use holdix_core::exchange::okx::{self, AccountConfig, OkxError};
+use holdix_core::exchange::{HttpRequest, HttpResponse};
+use holdix_core::portfolio::{Holding, Position, Prices};
+use holdix_core::records::Connection;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::browser::{sleep_ms, unix_ms};
+
+/// How long one request may take before it counts as unreachable.
+const TIMEOUT_MS: i32 = 15_000;
+/// Pauses before retrying a rate-limited request.
+const BACKOFF_MS: [i32; 2] = [500, 1_500];
+
+/// A failed exchange call, ready to be explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    Okx(OkxError),
+    /// The proxy did not answer at all.
+    Unreachable {
+        proxy: String,
+    },
+}
+
+impl FetchError {
+    /// The message for the user, and the Connect-dialog field it belongs to.
+    pub fn explain(&self) -> okx::Problem {
+        match self {
+            Self::Okx(e) => okx::explain(e),
+            Self::Unreachable { proxy } => okx::Problem {
+                field: okx::Field::General,
+                message: format!(
+                    "Cannot reach the proxy at {proxy}. Check your connection and that the proxy is running (the address is in Settings); your last snapshot stays on screen."
+                ),
+            },
+        }
+    }
+}
+
+impl From<OkxError> for FetchError {
+    fn from(e: OkxError) -> Self {
+        Self::Okx(e)
+    }
+}
+
+/// Talks to exchanges through one proxy, with the exchange clock's offset measured once.
+#[derive(Clone)]
+pub struct Fetcher {
+    proxy: String,
+    offset_ms: Rc<Cell<Option<i64>>>,
+}
+
+impl Fetcher {
+    pub fn new(proxy: &str) -> Self {
+        Self {
+            proxy: proxy.trim_end_matches('/').to_string(),
+            offset_ms: Rc::default(),
+        }
+    }
+
+    pub fn proxy(&self) -> &str {
+        &self.proxy
+    }
+
+    /// Sends one request: `{proxy}/{upstream}{path}`.
+    pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, FetchError> {
+        let unreachable = || FetchError::Unreachable {
+            proxy: self.proxy.clone(),
+        };
+        let url = format!("{}/{}{}", self.proxy, req.upstream, req.path_and_query);
+        let headers = web_sys::Headers::new().map_err(|_| unreachable())?;
+        for (name, value) in &req.headers {
+            headers.set(name, value).map_err(|_| unreachable())?;
+        }
+        let init = web_sys::RequestInit::new();
+        init.set_method(req.method);
+        init.set_headers(&headers);
+        if !req.body.is_empty() {
+            init.set_body(&JsValue::from_str(&req.body));
+        }
+        let abort = web_sys::AbortController::new().map_err(|_| unreachable())?;
+        init.set_signal(Some(&abort.signal()));
+        let request =
+            web_sys::Request::new_with_str_and_init(&url, &init).map_err(|_| unreachable())?;
+        let window = web_sys::window().ok_or_else(unreachable)?;
+        let timer = {
+            let abort = abort.clone();
+            let cb = wasm_bindgen::closure::Closure::once_into_js(move || abort.abort());
+            window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(
+                    cb.unchecked_ref(),
+                    TIMEOUT_MS,
+                )
+                .ok()
+        };
+        let result = async {
+            let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+                .await
+                .map_err(|_| unreachable())?
+                .dyn_into()
+                .map_err(|_| unreachable())?;
+            let text = JsFuture::from(response.text().map_err(|_| unreachable())?)
+                .await
+                .map_err(|_| unreachable())?;
+            Ok(HttpResponse {
+                status: response.status(),
+                body: text.as_string().unwrap_or_default(),
+            })
+        }
+        .await;
+        if let Some(id) = timer {
+            window.clear_timeout_with_handle(id);
+        }
+        result
+    }
+
+    /// Measures the exchange clock: offset = server time − the local time halfway through
+    /// the round trip.
+    pub async fn measure_clock(&self, region: Option<&str>) -> Result<i64, FetchError> {
+        let before = unix_ms();
+        let resp = self.send(&okx::public_get(region, okx::TIME)).await?;
+        let after = unix_ms();
+        let server = okx::parse_server_time(&resp)?;
+        let offset = server - (before + after) / 2;
+        self.offset_ms.set(Some(offset));
+        Ok(offset)
+    }
+
+    async fn exchange_now(&self, region: Option<&str>) -> Result<i64, FetchError> {
+        let offset = match self.offset_ms.get() {
+            Some(o) => o,
+            None => self.measure_clock(region).await?,
+        };
+        Ok(unix_ms() + offset)
+    }
+
+    /// A signed GET, parsed by `parse`: on a timestamp error the clock is measured again and
+    /// the request retried once; rate limits are retried after pauses.
+    pub async fn okx<T>(
+        &self,
+        conn: &Connection,
+        path: &str,
+        parse: impl Fn(&HttpResponse) -> Result<T, OkxError>,
+    ) -> Result<T, FetchError> {
+        let region = conn.options.region.as_deref();
+        let mut clock_retried = false;
+        let mut backoff = BACKOFF_MS.iter();
+        loop {
+            let req = okx::private_get(conn, path, self.exchange_now(region).await?)?;
+            let outcome = parse(&self.send(&req).await?);
+            match outcome {
+                Err(e) if e.is_clock() && !clock_retried => {
+                    clock_retried = true;
+                    self.measure_clock(region).await?;
+                }
+                Err(e) if e.is_rate_limit() => match backoff.next() {
+                    Some(ms) => sleep_ms(*ms).await,
+                    None => return Err(e.into()),
+                },
+                other => return other.map_err(FetchError::from),
+            }
+        }
+    }
+
+    /// The key's configuration (permissions): the connection test.
+    pub async fn test_connection(&self, conn: &Connection) -> Result<AccountConfig, FetchError> {
+        self.okx(conn, okx::CONFIG, okx::parse_config).await
+    }
+
+    /// Every account and position of one connection, fetched concurrently.
+    pub async fn fetch_connection(
+        &self,
+        conn: &Connection,
+    ) -> Result<(Vec<Holding>, Vec<Position>), FetchError> {
+        let id = conn.id.as_str();
+        let (trading, funding, savings, positions) = join4(
+            self.okx(conn, okx::BALANCE, |r| okx::parse_trading(id, r)),
+            self.okx(conn, okx::FUNDING, |r| okx::parse_funding(id, r)),
+            self.okx(conn, okx::SAVINGS, |r| okx::parse_savings(id, r)),
+            self.okx(conn, okx::POSITIONS, |r| okx::parse_positions(id, r)),
+        )
+        .await;
+        let mut holdings = trading?;
+        holdings.extend(funding?);
+        holdings.extend(savings?);
+        Ok((holdings, positions?))
+    }
+
+    /// Prices from OKX's public spot tickers.
+    pub async fn prices(&self) -> Result<Prices, FetchError> {
+        let resp = self.send(&okx::public_get(None, okx::TICKERS)).await?;
+        Ok(Prices::from_tickers(&okx::parse_tickers(&resp)?))
+    }
+
+    /// Refreshes every connection concurrently (and the prices alongside). One connection
+    /// failing does not stop the others.
+    pub async fn refresh(
+        &self,
+        connections: &[Connection],
+    ) -> (
+        Vec<(String, Result<(Vec<Holding>, Vec<Position>), FetchError>)>,
+        Result<Prices, FetchError>,
+    ) {
+        if self.offset_ms.get().is_none() {
+            // One clock measurement for all connections; a failure here shows per connection.
+            let region = connections
+                .first()
+                .and_then(|c| c.options.region.as_deref());
+            let _ = self.measure_clock(region).await;
+        }
+        let per_connection = join_all(
+            connections
+                .iter()
+                .map(|c| async move { (c.id.clone(), self.fetch_connection(c).await) }),
+        );
+        join(per_connection, self.prices()).await
+    }
+}

@@ -1,0 +1,205 @@
+//! Portfolio state of the unlocked app: the snapshot on screen, per-connection status, and
+//! the refresh that replaces them. One connection failing keeps its last data (marked) and
+//! never hides the others; each successful refresh is saved as an encrypted snapshot.
+
+use std::collections::BTreeMap;
+
+use holdix_core::records::{ExchangeId, Snapshot};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::Ctx;
+use crate::browser::{origin, unix_ms};
+use crate::exchange::Fetcher;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnStatus {
+    Loading,
+    Ok,
+    Error(String),
+}
+
+/// What the screens may know of a connection: no key, secret or passphrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSummary {
+    pub id: String,
+    pub label: String,
+    pub exchange: ExchangeId,
+    pub region: Option<String>,
+    pub demo: bool,
+}
+
+/// The portfolio part of the app state.
+#[derive(Clone, Copy)]
+pub struct PortfolioState {
+    pub snapshot: RwSignal<Option<Snapshot>>,
+    pub statuses: RwSignal<BTreeMap<String, ConnStatus>>,
+    pub connections: RwSignal<Vec<ConnectionSummary>>,
+    pub refreshing: RwSignal<bool>,
+    /// A problem with the vault's portfolio data itself (not one connection's).
+    pub problem: RwSignal<Option<String>>,
+    fetcher: StoredValue<Option<Fetcher>, LocalStorage>,
+}
+
+impl PortfolioState {
+    pub fn new() -> Self {
+        Self {
+            snapshot: RwSignal::new(None),
+            statuses: RwSignal::new(BTreeMap::new()),
+            connections: RwSignal::new(Vec::new()),
+            refreshing: RwSignal::new(false),
+            problem: RwSignal::new(None),
+            fetcher: StoredValue::new_local(None),
+        }
+    }
+
+    pub fn clear(&self) {
+        self.snapshot.set(None);
+        self.statuses.set(BTreeMap::new());
+        self.connections.set(Vec::new());
+        self.refreshing.set(false);
+        self.problem.set(None);
+        self.fetcher.set_value(None);
+    }
+
+    /// The fetcher for the configured proxy (the app's own origin by default).
+    pub fn fetcher(&self, ctx: &Ctx) -> Fetcher {
+        let proxy = ctx
+            .settings
+            .with_untracked(|s| s.proxy_url.clone())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(origin);
+        if let Some(f) = self
+            .fetcher
+            .with_value(|f| f.clone())
+            .filter(|f| f.proxy() == proxy)
+        {
+            return f;
+        }
+        let fetcher = Fetcher::new(&proxy);
+        self.fetcher.set_value(Some(fetcher.clone()));
+        fetcher
+    }
+
+    pub fn label_of(&self, id: &str) -> String {
+        self.connections
+            .with_untracked(|cs| cs.iter().find(|c| c.id == id).map(|c| c.label.clone()))
+            .unwrap_or_else(|| id.to_string())
+    }
+}
+
+impl Default for PortfolioState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// After unlock: the saved snapshot at once, then a refresh.
+pub fn load_after_unlock(ctx: Ctx) {
+    spawn_local(async move {
+        let Some(session) = ctx.session() else { return };
+        match session.snapshot().await {
+            Ok(snapshot) => ctx.portfolio.snapshot.set(snapshot),
+            Err(e) => ctx.portfolio.problem.set(Some(e.to_string())),
+        }
+        reload_connections(ctx).await;
+        refresh(ctx).await;
+    });
+}
+
+/// Reads the connection list (without secrets) from the vault.
+pub async fn reload_connections(ctx: Ctx) {
+    let Some(session) = ctx.session() else { return };
+    match session.connections().await {
+        Ok(list) => ctx.portfolio.connections.set(
+            list.into_iter()
+                .map(|c| ConnectionSummary {
+                    id: c.id.clone(),
+                    label: c.label.clone(),
+                    exchange: c.exchange,
+                    region: c.options.region.clone(),
+                    demo: c.options.demo,
+                })
+                .collect(),
+        ),
+        Err(e) => ctx.portfolio.problem.set(Some(e.to_string())),
+    }
+}
+
+/// Fetches every connection and replaces the snapshot; failures keep the last data.
+pub async fn refresh(ctx: Ctx) {
+    let p = ctx.portfolio;
+    if p.refreshing.get_untracked() {
+        return;
+    }
+    let Some(session) = ctx.session() else { return };
+    let connections = match session.connections().await {
+        Ok(c) => c,
+        Err(e) => {
+            p.problem.set(Some(e.to_string()));
+            return;
+        }
+    };
+    if connections.is_empty() {
+        return;
+    }
+    p.refreshing.set(true);
+    p.statuses.set(
+        connections
+            .iter()
+            .map(|c| (c.id.clone(), ConnStatus::Loading))
+            .collect(),
+    );
+    let fetcher = p.fetcher(&ctx);
+    let (results, prices) = fetcher.refresh(&connections).await;
+    drop(connections);
+    if ctx.session().is_none() {
+        return; // locked meanwhile: show nothing
+    }
+
+    let previous = p.snapshot.get_untracked().unwrap_or_default();
+    let mut next = Snapshot {
+        as_of_ms: previous.as_of_ms,
+        holdings: Vec::new(),
+        positions: Vec::new(),
+        prices: prices.clone().unwrap_or(previous.prices.clone()),
+    };
+    let mut statuses = BTreeMap::new();
+    let mut any_ok = false;
+    for (id, result) in results {
+        match result {
+            Ok((holdings, positions)) => {
+                any_ok = true;
+                next.holdings.extend(holdings);
+                next.positions.extend(positions);
+                statuses.insert(id, ConnStatus::Ok);
+            }
+            Err(e) => {
+                next.holdings.extend(
+                    previous
+                        .holdings
+                        .iter()
+                        .filter(|h| h.connection == id)
+                        .cloned(),
+                );
+                next.positions.extend(
+                    previous
+                        .positions
+                        .iter()
+                        .filter(|x| x.connection == id)
+                        .cloned(),
+                );
+                statuses.insert(id, ConnStatus::Error(e.explain().message));
+            }
+        }
+    }
+    if any_ok {
+        next.as_of_ms = unix_ms().max(0) as u64;
+        if let Err(e) = session.save_snapshot(&next).await {
+            p.problem.set(Some(e.to_string()));
+        }
+        p.snapshot.set(Some(next));
+    }
+    p.statuses.set(statuses);
+    p.refreshing.set(false);
+}
