@@ -200,22 +200,111 @@ impl Fetcher {
         Ok(Prices::from_tickers(&okx::parse_tickers(&resp)?))
     }
 
-    /// Refreshes every connection concurrently (and the prices alongside). One connection
-    /// failing does not stop the others.
-    pub async fn refresh(
-        &self,
-        connections: &[Connection],
-    ) -> (
-        Vec<(String, Result<(Vec<Holding>, Vec<Position>), FetchError>)>,
-        Result<Prices, FetchError>,
-    ) {
-        if self.offset_ms.get().is_none() {
-            // One clock measurement for all connections; a failure here shows per connection.
-            let region = connections
-                .first()
-                .and_then(|c| c.options.region.as_deref());
-            let _ = self.measure_clock(region).await;
+    /// Sends several requests in one `POST {proxy}/batch` (browsers allow only six
+    /// connections per origin); answers come back in order.
+    pub async fn send_batch(&self, reqs: &[HttpRequest]) -> Result<Vec<HttpResponse>, FetchError> {
+        let items: Vec<serde_json::Value> = reqs
+            .iter()
+            .map(|r| {
+                let headers: serde_json::Map<String, serde_json::Value> = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone().into()))
+                    .collect();
+                serde_json::json!({
+                    "exchange": r.upstream, "method": r.method, "path": r.path_and_query,
+                    "headers": headers, "body": r.body,
+                })
+            })
+            .collect();
+        let request = HttpRequest {
+            upstream: "batch",
+            method: "POST",
+            path_and_query: String::new(),
+            headers: vec![("Content-Type", "application/json".into())],
+            body: serde_json::Value::Array(items).to_string(),
+        };
+        let resp = self.send(&request).await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            status: u16,
+            body: String,
         }
+        let answers: Vec<Answer> = serde_json::from_str(&resp.body)
+            .ok()
+            .filter(|a: &Vec<Answer>| resp.status == 200 && a.len() == reqs.len())
+            .ok_or(FetchError::Okx(OkxError::Http {
+                status: resp.status,
+                detail: "the proxy has no batch route".into(),
+            }))?;
+        Ok(answers
+            .into_iter()
+            .map(|a| HttpResponse {
+                status: a.status,
+                body: a.body,
+            })
+            .collect())
+    }
+
+    /// Refreshes every connection and the prices in one batch round trip (after the clock
+    /// is known). A connection whose answers ask for a retry (clock, rate limit) is fetched
+    /// again on its own with retries; one connection failing does not stop the others.
+    pub async fn refresh(&self, connections: &[Connection]) -> Refreshed {
+        let region = connections
+            .first()
+            .and_then(|c| c.options.region.as_deref());
+        let now = match self.exchange_now(region).await {
+            Ok(now) => now,
+            Err(e) => {
+                let failed = connections
+                    .iter()
+                    .map(|c| (c.id.clone(), Err(e.clone())))
+                    .collect();
+                return (failed, Err(e));
+            }
+        };
+        const PATHS: [&str; 4] = [okx::BALANCE, okx::FUNDING, okx::SAVINGS, okx::POSITIONS];
+        let mut reqs = vec![okx::public_get(None, okx::TICKERS)];
+        let mut plans = Vec::new();
+        for conn in connections {
+            let signed: Result<Vec<HttpRequest>, OkxError> = PATHS
+                .iter()
+                .map(|p| okx::private_get(conn, p, now))
+                .collect();
+            plans.push(signed.map(|r| {
+                reqs.extend(r);
+                reqs.len() - PATHS.len()
+            }));
+        }
+        let Ok(answers) = self.send_batch(&reqs).await else {
+            return self.refresh_one_by_one(connections).await;
+        };
+        let prices = okx::parse_tickers(&answers[0])
+            .map(|t| Prices::from_tickers(&t))
+            .map_err(FetchError::from);
+        let mut results = Vec::new();
+        let mut again = Vec::new();
+        for (conn, plan) in connections.iter().zip(plans) {
+            let parsed =
+                plan.and_then(|at| parse_connection(&conn.id, &answers[at..at + PATHS.len()]));
+            match parsed {
+                Err(e) if e.is_clock() || e.is_rate_limit() => again.push(conn),
+                other => results.push((conn.id.clone(), other.map_err(FetchError::from))),
+            }
+        }
+        if !again.is_empty() {
+            let retried = join_all(
+                again
+                    .iter()
+                    .map(|c| async move { (c.id.clone(), self.fetch_connection(c).await) }),
+            );
+            results.extend(retried.await);
+        }
+        (results, prices)
+    }
+
+    /// The same without the batch route: every request on its own, concurrently.
+    async fn refresh_one_by_one(&self, connections: &[Connection]) -> Refreshed {
         let per_connection = join_all(
             connections
                 .iter()
@@ -223,4 +312,21 @@ impl Fetcher {
         );
         join(per_connection, self.prices()).await
     }
+}
+
+/// Per connection: its holdings and positions or why not; and the prices.
+pub type Refreshed = (
+    Vec<(String, Result<(Vec<Holding>, Vec<Position>), FetchError>)>,
+    Result<Prices, FetchError>,
+);
+
+/// The four answers of one connection (balance, funding, savings, positions).
+fn parse_connection(
+    id: &str,
+    answers: &[HttpResponse],
+) -> Result<(Vec<Holding>, Vec<Position>), OkxError> {
+    let mut holdings = okx::parse_trading(id, &answers[0])?;
+    holdings.extend(okx::parse_funding(id, &answers[1])?);
+    holdings.extend(okx::parse_savings(id, &answers[2])?);
+    Ok((holdings, okx::parse_positions(id, &answers[3])?))
 }

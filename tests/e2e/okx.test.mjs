@@ -46,7 +46,10 @@ async function storedConnections(page) {
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-beforeEach(async () => { await faults({}); });
+beforeEach(async () => {
+  await faults({});
+  assert.equal((await fetch(`${SIM}/__sim/reset`, { method: 'POST' })).status, 204);
+});
 
 test('connect OKX: the dashboard shows exactly the fixture; reload shows the snapshot, then refreshes', async () => {
   const { context, page } = await openApp(browser);
@@ -162,5 +165,19 @@ test('manage connections: rename and remove (with confirmation)', async () => {
   await page.getByText('No exchanges connected yet').waitFor();
   assert.equal(await page.getByTestId('total').innerText(), '$0.00');
   assert.deepEqual(await storedConnections(page), []);
+  await context.close();
+});
+
+test('rate limited: retried with pauses, then said so; the snapshot stays', async () => {
+  const { context, page } = await openApp(browser);
+  await createVault(page);
+  await connect(page, key(1));
+  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await faults({ force_rate_limit: true });
+  await page.getByTestId('refresh').click();
+  await page.getByTestId('status-OKX').getByText('OKX is rate limiting requests').waitFor();
+  assert.equal(await page.getByTestId('total').innerText(), '$60,286.50');
+  const stats = await (await fetch(`${SIM}/__sim/stats`)).json();
+  assert.ok(stats.by_path['/api/v5/account/balance'] >= 4, 'the balance request was retried');
   await context.close();
 });

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use flate2::{write::GzEncoder, Compression};
 
-use crate::build::{build_app, build_proxy, free_addr, Server};
+use crate::build::{build_app, build_proxy, free_addr, Server, Simulator};
 use crate::{root, setup, Result};
 
 /// gzip -9 size of a file, in bytes.
@@ -52,14 +52,18 @@ pub fn bench() -> Result {
     let dist = build_app()?;
     let proxy = build_proxy()?;
     let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;
-    let server = Server::start(&proxy, &dist, &free_addr()?, &[])?;
+    let sim = Simulator::start(&["--no-rate-limits"])?;
+    let upstream = format!("okx={}", sim.url);
+    let server = Server::start(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
     let out = Command::new("node")
         .arg("bench.mjs")
         .env("HOLDIX_BASE_URL", &server.url)
+        .env("HOLDIX_SIM_URL", &sim.url)
         .current_dir(root().join("tests/e2e"))
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;
     drop(server);
+    drop(sim);
     if !out.status.success() {
         return Err(format!(
             "the browser benchmark failed:\n{}{}",

@@ -6,6 +6,8 @@
 //!   refused with a JSON error before any upstream request is made.
 //! * Only the exchange's auth headers, `Content-Type` and `Accept` go upstream; only the
 //!   status, body, `Content-Type` and rate-limit headers come back (never `Set-Cookie`).
+//! * `POST /batch` carries several such requests at once (see [`BATCH_MAX`]), each checked
+//!   the same way, so a browser limited to six connections per origin refreshes in one trip.
 //! * CORS for the allowed origins only; body, time, concurrency and per-IP rate limits.
 //! * It writes nothing to disk and logs method, exchange, path, status and latency — never
 //!   a header value, a query or a body.
@@ -144,6 +146,15 @@ pub const EXCHANGES: &[Exchange] = &[
         ],
     },
 ];
+
+/// What a preflight for `/batch` may ask: JSON bodies only.
+const BATCH: Exchange = Exchange {
+    prefix: "batch",
+    host: "",
+    family: "",
+    auth_headers: &[],
+    routes: &[],
+};
 
 /// Rate-limit and usage headers the exchanges send, passed back to the app (prefixes).
 const PASS_BACK_PREFIXES: &[&str] = &[
@@ -333,6 +344,16 @@ async fn handle(
             "this origin may not use the proxy",
             &path,
         )
+    } else if path == "/batch" {
+        match method {
+            Method::POST => batch(&shared, peer, req).await,
+            Method::OPTIONS => preflight(&BATCH, req.headers()),
+            _ => refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "the batch route takes POST",
+                &path,
+            ),
+        }
     } else if let Some(exchange) = exchange {
         if method == Method::OPTIONS {
             preflight(exchange, req.headers())
@@ -420,26 +441,36 @@ fn preflight(exchange: &Exchange, headers: &HeaderMap) -> Response {
     response
 }
 
-async fn forward(
+/// One request for an exchange, after the route check: what goes upstream.
+struct Outgoing<'a> {
+    exchange: &'static Exchange,
+    method: Method,
+    route: &'a str,
+    query: Option<&'a str>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: axum::body::Bytes,
+}
+
+/// Refuses anything but the exchange's read routes, and over-limit clients.
+fn admit(
     shared: &Shared,
     exchange: &Exchange,
+    method: &Method,
     route: &str,
-    peer: SocketAddr,
-    req: Request,
-) -> Response {
-    let method = req.method().clone();
-    let allowed = exchange
+    peer: IpAddr,
+) -> Result<(), Response> {
+    if !exchange
         .routes
         .iter()
-        .any(|(m, p)| *m == method && *p == route);
-    if !allowed {
-        return refuse(
+        .any(|(m, p)| m == method && *p == route)
+    {
+        return Err(refuse(
             StatusCode::FORBIDDEN,
             &format!("route not allowed: {method} /{}{route}", exchange.prefix),
             route,
-        );
+        ));
     }
-    if let Err(wait) = shared.take_token(peer.ip()) {
+    if let Err(wait) = shared.take_token(peer) {
         let mut r = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "too many requests from this address",
@@ -447,28 +478,20 @@ async fn forward(
         );
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return r;
+        return Err(r);
     }
-    let query = req.uri().query().map(str::to_string);
-    let headers: Vec<(HeaderName, HeaderValue)> = req
-        .headers()
-        .iter()
-        .filter(|(name, _)| {
-            let name = name.as_str();
-            name == "content-type" || name == "accept" || exchange.auth_headers.contains(&name)
-        })
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    let body = match to_bytes(req.into_body(), shared.config.max_body).await {
-        Ok(body) => body,
-        Err(_) => {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body over {} bytes", shared.config.max_body),
-                route,
-            )
-        }
-    };
+    Ok(())
+}
+
+/// Only the exchange's auth headers, `Content-Type` and `Accept` go upstream.
+fn forwardable(exchange: &Exchange, name: &str) -> bool {
+    name == "content-type" || name == "accept" || exchange.auth_headers.contains(&name)
+}
+
+/// Sends one admitted request upstream; the response carries only status, body,
+/// `Content-Type` and rate-limit headers.
+async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Response {
+    let route = out.route;
     let Ok(_slot) =
         tokio::time::timeout(shared.config.timeout, shared.upstream_slots.acquire()).await
     else {
@@ -478,17 +501,16 @@ async fn forward(
             route,
         );
     };
-    let mut url = format!("{}{route}", shared.upstream(exchange));
-    if let Some(q) = query {
+    let mut url = format!("{}{route}", shared.upstream(out.exchange));
+    if let Some(q) = out.query {
         url.push('?');
-        url.push_str(&q);
+        url.push_str(q);
     }
-    let mut upstream = shared.client.request(method, url);
-    for (name, value) in headers {
+    let mut upstream = shared.client.request(out.method, url);
+    for (name, value) in out.headers {
         upstream = upstream.header(name, value);
     }
-    let result = upstream.body(body).send().await;
-    let upstream = match result {
+    let upstream = match upstream.body(out.body).send().await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
             return refuse(
@@ -537,6 +559,149 @@ async fn forward(
     *response.status_mut() = status;
     *response.headers_mut() = back;
     response
+}
+
+async fn forward(
+    shared: &Shared,
+    exchange: &'static Exchange,
+    route: &str,
+    peer: SocketAddr,
+    req: Request,
+) -> Response {
+    let method = req.method().clone();
+    if let Err(refused) = admit(shared, exchange, &method, route, peer.ip()) {
+        return refused;
+    }
+    let query = req.uri().query().map(str::to_string);
+    let headers = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| forwardable(exchange, name.as_str()))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let Ok(body) = to_bytes(req.into_body(), shared.config.max_body).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body over {} bytes", shared.config.max_body),
+            route,
+        );
+    };
+    let out = Outgoing {
+        exchange,
+        method,
+        route,
+        query: query.as_deref(),
+        headers,
+        body,
+    };
+    send_upstream(shared, out).await
+}
+
+/// Most requests one batch may carry.
+pub const BATCH_MAX: usize = 32;
+
+/// `POST /batch`: several exchange requests in one browser request, sent upstream
+/// concurrently, each checked exactly like a direct one. Browsers open at most six HTTP/1.1
+/// connections per origin; a refresh needs more requests than that at once.
+///
+/// Body: `[{"exchange":"okx","method":"GET","path":"/api/v5/…?…","headers":{…},"body":""}]`.
+/// Answer: `[{"status":200,"headers":{…},"body":"…"}]`, in the same order.
+async fn batch(shared: &Shared, peer: SocketAddr, req: Request) -> Response {
+    let Ok(body) = to_bytes(req.into_body(), shared.config.max_body).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body over {} bytes", shared.config.max_body),
+            "/batch",
+        );
+    };
+    let Ok(items) = serde_json::from_slice::<Vec<serde_json::Value>>(&body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the batch is not a JSON array",
+            "/batch",
+        );
+    };
+    if items.is_empty() || items.len() > BATCH_MAX {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("a batch holds 1 to {BATCH_MAX} requests"),
+            "/batch",
+        );
+    }
+    let one = |item: serde_json::Value| async move {
+        let started = Instant::now();
+        let text = |key: &str| {
+            item.get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let prefix = text("exchange");
+        let method = Method::from_bytes(text("method").as_bytes()).unwrap_or(Method::GET);
+        let target = text("path");
+        let (route, query) = match target.split_once('?') {
+            Some((r, q)) => (r.to_string(), Some(q.to_string())),
+            None => (target.clone(), None),
+        };
+        let response = match EXCHANGES.iter().find(|e| e.prefix == prefix) {
+            None => refuse(StatusCode::NOT_FOUND, "unknown exchange", &route),
+            Some(exchange) => match admit(shared, exchange, &method, &route, peer.ip()) {
+                Err(refused) => refused,
+                Ok(()) => {
+                    let headers = item
+                        .get("headers")
+                        .and_then(|h| h.as_object())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, v)| {
+                            let name =
+                                HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()).ok()?;
+                            let value = HeaderValue::from_str(v.as_str()?).ok()?;
+                            forwardable(exchange, name.as_str()).then_some((name, value))
+                        })
+                        .collect();
+                    let out = Outgoing {
+                        exchange,
+                        method: method.clone(),
+                        route: &route,
+                        query: query.as_deref(),
+                        headers,
+                        body: text("body").into(),
+                    };
+                    send_upstream(shared, out).await
+                }
+            },
+        };
+        tracing::info!(
+            method = %method,
+            exchange = %prefix,
+            path = %route,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "batched request"
+        );
+        let status = response.status().as_u16();
+        let headers: serde_json::Map<String, serde_json::Value> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.as_str().to_string(),
+                    serde_json::Value::from(v.to_str().ok()?),
+                ))
+            })
+            .collect();
+        let body = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        serde_json::json!({"status": status, "headers": headers, "body": String::from_utf8_lossy(&body)})
+    };
+    let answers = futures_util::future::join_all(items.into_iter().map(one)).await;
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::Value::Array(answers).to_string(),
+    )
+        .into_response()
 }
 
 /// Serves the proxy on `listener` until `shutdown` resolves.

@@ -499,3 +499,80 @@ async fn logs_never_hold_secrets() {
         assert!(!log.contains(secret), "the log holds a secret");
     }
 }
+
+/// `POST /batch`: each item is checked like a direct request; allowed ones are forwarded
+/// (signed, verified by the simulator), refused ones never leave the proxy.
+#[tokio::test]
+async fn batch_checks_every_item_like_a_direct_request() {
+    let h = start(|_| {}).await;
+    let ts = iso_now();
+    let pq = "/api/v5/account/balance?ccy=BTC";
+    let signed = serde_json::json!({
+        "OK-ACCESS-KEY": KEY,
+        "OK-ACCESS-SIGN": signature(SECRET, &format!("{ts}GET{pq}")),
+        "OK-ACCESS-TIMESTAMP": ts,
+        "OK-ACCESS-PASSPHRASE": PASSPHRASE,
+        "Cookie": "session=1",
+        "X-Forwarded-For": "10.0.0.1",
+    });
+    let items = serde_json::json!([
+        {"exchange": "okx", "method": "GET", "path": pq, "headers": signed, "body": ""},
+        {"exchange": "okx", "method": "POST", "path": "/api/v5/trade/order", "headers": {}, "body": "{}"},
+        {"exchange": "evil.example", "method": "GET", "path": "/", "headers": {}, "body": ""},
+        {"exchange": "okx", "method": "GET", "path": "/api/v5/../v5/account/balance", "headers": {}, "body": ""},
+    ]);
+    let body = items.to_string();
+    let (status, resp) = raw(
+        h.proxy,
+        "POST /batch",
+        "Content-Type: application/json\r\nOrigin: http://127.0.0.1:8080\r\n",
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(
+        header_of(&resp, "access-control-allow-origin"),
+        Some("http://127.0.0.1:8080")
+    );
+    let answers = body_of(&resp);
+    let statuses: Vec<u64> = answers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 403, 404, 403]);
+    let first: serde_json::Value =
+        serde_json::from_str(answers[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(first["code"], "0", "the signed item verified upstream");
+    assert_eq!(first["data"][0]["details"][0]["ccy"], "BTC");
+    assert!(answers[0]["headers"].get("set-cookie").is_none());
+    let stats = h.sim.stats();
+    assert_eq!(
+        stats.requests, 1,
+        "only the allowed item reached the exchange"
+    );
+    let sent: Vec<String> = stats.last_headers.into_iter().map(|(k, _)| k).collect();
+    assert!(sent.contains(&"ok-access-sign".to_string()));
+    assert!(
+        !sent.contains(&"cookie".to_string()) && !sent.contains(&"x-forwarded-for".to_string())
+    );
+
+    let too_many =
+        serde_json::Value::Array(vec![items[0].clone(); holdix_proxy::BATCH_MAX + 1]).to_string();
+    assert_eq!(
+        raw(h.proxy, "POST /batch", "", too_many.as_bytes()).await.0,
+        400
+    );
+    assert_eq!(raw(h.proxy, "POST /batch", "", b"not json").await.0, 400);
+    assert_eq!(raw(h.proxy, "GET /batch", "", b"").await.0, 405);
+    let evil = raw(
+        h.proxy,
+        "POST /batch",
+        "Origin: https://evil.example\r\n",
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(evil.0, 403);
+    assert_eq!(h.sim.stats().requests, 1);
+}
