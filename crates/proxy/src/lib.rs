@@ -451,20 +451,21 @@ struct Outgoing<'a> {
     body: axum::body::Bytes,
 }
 
-/// Refuses anything but the exchange's read routes, and over-limit clients.
-fn admit(
+/// Refuses anything but the exchange's read routes, and over-limit clients: `Some` is the
+/// refusal to send back.
+fn refusal(
     shared: &Shared,
     exchange: &Exchange,
     method: &Method,
     route: &str,
     peer: IpAddr,
-) -> Result<(), Response> {
+) -> Option<Response> {
     if !exchange
         .routes
         .iter()
         .any(|(m, p)| m == method && *p == route)
     {
-        return Err(refuse(
+        return Some(refuse(
             StatusCode::FORBIDDEN,
             &format!("route not allowed: {method} /{}{route}", exchange.prefix),
             route,
@@ -478,9 +479,9 @@ fn admit(
         );
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return Err(r);
+        return Some(r);
     }
-    Ok(())
+    None
 }
 
 /// Only the exchange's auth headers, `Content-Type` and `Accept` go upstream.
@@ -569,7 +570,7 @@ async fn forward(
     req: Request,
 ) -> Response {
     let method = req.method().clone();
-    if let Err(refused) = admit(shared, exchange, &method, route, peer.ip()) {
+    if let Some(refused) = refusal(shared, exchange, &method, route, peer.ip()) {
         return refused;
     }
     let query = req.uri().query().map(str::to_string);
@@ -645,9 +646,9 @@ async fn batch(shared: &Shared, peer: SocketAddr, req: Request) -> Response {
         };
         let response = match EXCHANGES.iter().find(|e| e.prefix == prefix) {
             None => refuse(StatusCode::NOT_FOUND, "unknown exchange", &route),
-            Some(exchange) => match admit(shared, exchange, &method, &route, peer.ip()) {
-                Err(refused) => refused,
-                Ok(()) => {
+            Some(exchange) => match refusal(shared, exchange, &method, &route, peer.ip()) {
+                Some(refused) => refused,
+                None => {
                     let headers = item
                         .get("headers")
                         .and_then(|h| h.as_object())
