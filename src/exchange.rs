@@ -142,21 +142,17 @@ impl Fetcher {
         Ok(unix_ms() + offset)
     }
 
-    /// A signed GET, parsed by `parse`: on a timestamp error the clock is measured again and
-    /// the request retried once; rate limits are retried after pauses.
-    pub async fn okx<T>(
-        &self,
-        conn: &Connection,
-        path: &str,
-        parse: impl Fn(&HttpResponse) -> Result<T, OkxError>,
-    ) -> Result<T, FetchError> {
+    /// A signed GET whose answer is not an OKX error: on a timestamp error the clock is
+    /// measured again and the request retried once; rate limits are retried after pauses.
+    /// (Not generic over the parser, so the retry logic exists once in the bundle.)
+    pub async fn okx(&self, conn: &Connection, path: &str) -> Result<HttpResponse, FetchError> {
         let region = conn.options.region.as_deref();
         let mut clock_retried = false;
         let mut backoff = BACKOFF_MS.iter();
         loop {
             let req = okx::private_get(conn, path, self.exchange_now(region).await?)?;
-            let outcome = parse(&self.send(&req).await?);
-            match outcome {
+            let resp = self.send(&req).await?;
+            match okx::parse(&resp) {
                 Err(e) if e.is_clock() && !clock_retried => {
                     clock_retried = true;
                     self.measure_clock(region).await?;
@@ -165,14 +161,15 @@ impl Fetcher {
                     Some(ms) => sleep_ms(*ms).await,
                     None => return Err(e.into()),
                 },
-                other => return other.map_err(FetchError::from),
+                Err(e) => return Err(e.into()),
+                Ok(_) => return Ok(resp),
             }
         }
     }
 
     /// The key's configuration (permissions): the connection test.
     pub async fn test_connection(&self, conn: &Connection) -> Result<AccountConfig, FetchError> {
-        self.okx(conn, okx::CONFIG, okx::parse_config).await
+        Ok(okx::parse_config(&self.okx(conn, okx::CONFIG).await?)?)
     }
 
     /// Every account and position of one connection, fetched concurrently.
@@ -180,18 +177,14 @@ impl Fetcher {
         &self,
         conn: &Connection,
     ) -> Result<(Vec<Holding>, Vec<Position>), FetchError> {
-        let id = conn.id.as_str();
-        let (trading, funding, savings, positions) = join4(
-            self.okx(conn, okx::BALANCE, |r| okx::parse_trading(id, r)),
-            self.okx(conn, okx::FUNDING, |r| okx::parse_funding(id, r)),
-            self.okx(conn, okx::SAVINGS, |r| okx::parse_savings(id, r)),
-            self.okx(conn, okx::POSITIONS, |r| okx::parse_positions(id, r)),
+        let (a, b, c, d) = join4(
+            self.okx(conn, okx::BALANCE),
+            self.okx(conn, okx::FUNDING),
+            self.okx(conn, okx::SAVINGS),
+            self.okx(conn, okx::POSITIONS),
         )
         .await;
-        let mut holdings = trading?;
-        holdings.extend(funding?);
-        holdings.extend(savings?);
-        Ok((holdings, positions?))
+        Ok(parse_connection(&conn.id, &[a?, b?, c?, d?])?)
     }
 
     /// Prices from OKX's public spot tickers.
@@ -225,25 +218,32 @@ impl Fetcher {
             body: serde_json::Value::Array(items).to_string(),
         };
         let resp = self.send(&request).await?;
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            status: u16,
-            body: String,
-        }
-        let answers: Vec<Answer> = serde_json::from_str(&resp.body)
-            .ok()
-            .filter(|a: &Vec<Answer>| resp.status == 200 && a.len() == reqs.len())
-            .ok_or(FetchError::Okx(OkxError::Http {
-                status: resp.status,
-                detail: "the proxy has no batch route".into(),
-            }))?;
-        Ok(answers
-            .into_iter()
-            .map(|a| HttpResponse {
-                status: a.status,
-                body: a.body,
-            })
-            .collect())
+        let answers: Option<Vec<HttpResponse>> =
+            serde_json::from_str::<serde_json::Value>(&resp.body)
+                .ok()
+                .and_then(|v| match v {
+                    serde_json::Value::Array(items)
+                        if resp.status == 200 && items.len() == reqs.len() =>
+                    {
+                        Some(items)
+                    }
+                    _ => None,
+                })
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .map(|a| {
+                            Some(HttpResponse {
+                                status: u16::try_from(a.get("status")?.as_u64()?).ok()?,
+                                body: a.get("body")?.as_str()?.to_string(),
+                            })
+                        })
+                        .collect()
+                });
+        answers.ok_or(FetchError::Okx(OkxError::Http {
+            status: resp.status,
+            detail: "the proxy has no batch route".into(),
+        }))
     }
 
     /// Refreshes every connection and the prices in one batch round trip (after the clock

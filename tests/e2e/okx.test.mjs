@@ -145,7 +145,14 @@ test('exchange down: the snapshot stays, with a clear error; back up, refresh wo
   const status = page.getByTestId('status-OKX');
   await status.getByText('OKX is unavailable right now (HTTP 503)').waitFor();
   assert.equal(await page.getByTestId('total').innerText(), '$60,286.50', 'the last snapshot stays on screen');
+  // The proxy itself unreachable (every request to it fails at the network level).
   await faults({});
+  await page.route(/\/(batch|okx\/.*)$/, (route) => route.abort('connectionrefused'));
+  await page.getByTestId('refresh').click();
+  await status.getByText('Cannot reach the proxy at').waitFor();
+  assert.match(await status.innerText(), /Cannot reach the proxy at http:\/\/127\.0\.0\.1:\d+/);
+  assert.equal(await page.getByTestId('total').innerText(), '$60,286.50');
+  await page.unroute(/\/(batch|okx\/.*)$/);
   await page.getByTestId('refresh').click();
   await status.getByText('Up to date').waitFor();
   await context.close();

@@ -7,8 +7,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use sha2::Sha256;
 
 use super::{HttpRequest, HttpResponse};
@@ -163,60 +161,76 @@ impl OkxError {
     }
 }
 
-/// The success envelope; `code` and `msg` were read by [`CodeOnly`] first.
-#[derive(Deserialize)]
-struct Envelope<T> {
-    #[serde(default = "Vec::new")]
-    data: Vec<T>,
-}
+/// One row of OKX's `data`: fields read by name. OKX sends every value as a string; a
+/// missing or non-string field reads as `""`, which is how OKX marks fields that do not
+/// apply. (Rows are read through `serde_json::Value` rather than one typed struct per
+/// endpoint: one deserializer instead of eight keeps the wasm bundle small.)
+#[derive(Debug, Clone)]
+pub struct Row(serde_json::Map<String, serde_json::Value>);
 
-#[derive(Deserialize)]
-struct CodeOnly {
-    code: String,
-    #[serde(default)]
-    msg: String,
-}
+impl Row {
+    pub fn get(&self, field: &str) -> &str {
+        self.0.get(field).and_then(|v| v.as_str()).unwrap_or("")
+    }
 
-#[derive(Deserialize)]
-struct ProxyError {
-    error: String,
+    /// A nested array of rows (`details` of the balance).
+    fn rows(&self, field: &str) -> Vec<Row> {
+        match self.0.get(field) {
+            Some(serde_json::Value::Array(items)) => items.iter().filter_map(Row::of).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn of(value: &serde_json::Value) -> Option<Row> {
+        value.as_object().cloned().map(Row)
+    }
 }
 
 /// Parses OKX's envelope `{"code":"0","msg":"","data":[…]}` into rows.
-pub fn parse<T: DeserializeOwned>(resp: &HttpResponse) -> Result<Vec<T>, OkxError> {
-    if let Ok(head) = serde_json::from_str::<CodeOnly>(&resp.body) {
-        if head.code != "0" {
+pub fn parse(resp: &HttpResponse) -> Result<Vec<Row>, OkxError> {
+    let value: Option<serde_json::Value> = serde_json::from_str(&resp.body).ok();
+    let field = |name: &str| {
+        value
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    if let Some(code) = field("code") {
+        if code != "0" {
             return Err(OkxError::Api {
                 http: resp.status,
-                code: head.code,
-                msg: head.msg,
+                code,
+                msg: field("msg").unwrap_or_default(),
             });
         }
-        let env: Envelope<T> = serde_json::from_str(&resp.body)
-            .map_err(|e| OkxError::Malformed(format!("unexpected fields: {e}")))?;
-        return Ok(env.data);
+        return match value.as_ref().and_then(|v| v.get("data")) {
+            None => Ok(Vec::new()),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    Row::of(item)
+                        .ok_or_else(|| OkxError::Malformed("a data row is not an object".into()))
+                })
+                .collect(),
+            Some(_) => Err(OkxError::Malformed("data is not a list".into())),
+        };
     }
     if resp.status >= 400 {
-        let detail = serde_json::from_str::<ProxyError>(&resp.body)
-            .map(|p| p.error)
-            .unwrap_or_default();
         return Err(OkxError::Http {
             status: resp.status,
-            detail,
+            detail: field("error").unwrap_or_default(),
         });
     }
     Err(OkxError::Malformed("the answer is not OKX's JSON".into()))
 }
 
 /// `data[0]` of `/account/config`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct AccountConfig {
     pub perm: String,
-    #[serde(default)]
     pub ip: String,
-    #[serde(default)]
     pub uid: String,
-    #[serde(default)]
     pub label: String,
 }
 
@@ -236,73 +250,6 @@ impl AccountConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct BalanceData {
-    #[serde(default)]
-    details: Vec<BalanceDetail>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct BalanceDetail {
-    ccy: String,
-    #[serde(default)]
-    eq: String,
-    #[serde(default, rename = "eqUsd")]
-    eq_usd: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct FundingRow {
-    ccy: String,
-    #[serde(default)]
-    bal: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct SavingsRow {
-    ccy: String,
-    #[serde(default)]
-    amt: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PositionRow {
-    inst_type: String,
-    inst_id: String,
-    #[serde(default)]
-    mgn_mode: String,
-    #[serde(default)]
-    pos_side: String,
-    #[serde(default)]
-    pos: String,
-    #[serde(default)]
-    pos_ccy: String,
-    #[serde(default)]
-    avg_px: String,
-    #[serde(default)]
-    mark_px: String,
-    #[serde(default)]
-    upl: String,
-    #[serde(default)]
-    lever: String,
-    #[serde(default)]
-    liq_px: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct TimeRow {
-    ts: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TickerRow {
-    inst_id: String,
-    #[serde(default)]
-    last: String,
-}
-
 /// `""` → `None`; a number → `Some`; anything else is malformed.
 fn decimal(field: &str, text: &str) -> Result<Option<Decimal>, OkxError> {
     if text.is_empty() {
@@ -319,18 +266,24 @@ fn amount(field: &str, text: &str) -> Result<Decimal, OkxError> {
 }
 
 pub fn parse_config(resp: &HttpResponse) -> Result<AccountConfig, OkxError> {
-    parse::<AccountConfig>(resp)?
+    let row = parse(resp)?
         .into_iter()
         .next()
-        .ok_or_else(|| OkxError::Malformed("no account configuration".into()))
+        .ok_or_else(|| OkxError::Malformed("no account configuration".into()))?;
+    Ok(AccountConfig {
+        perm: row.get("perm").to_string(),
+        ip: row.get("ip").to_string(),
+        uid: row.get("uid").to_string(),
+        label: row.get("label").to_string(),
+    })
 }
 
 pub fn parse_server_time(resp: &HttpResponse) -> Result<i64, OkxError> {
-    let row = parse::<TimeRow>(resp)?
+    let row = parse(resp)?
         .into_iter()
         .next()
         .ok_or_else(|| OkxError::Malformed("no server time".into()))?;
-    row.ts
+    row.get("ts")
         .parse()
         .map_err(|_| OkxError::Malformed("server time is not a number".into()))
 }
@@ -338,18 +291,18 @@ pub fn parse_server_time(resp: &HttpResponse) -> Result<i64, OkxError> {
 /// Trading account (`/account/balance`): `eq` per currency, `eqUsd` when OKX gives it.
 pub fn parse_trading(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
     let mut out = Vec::new();
-    for data in parse::<BalanceData>(resp)? {
-        for d in data.details {
-            let amount = amount("eq", &d.eq)?;
+    for data in parse(resp)? {
+        for d in data.rows("details") {
+            let amount = amount("eq", d.get("eq"))?;
             if amount.is_zero() {
                 continue;
             }
             out.push(Holding {
                 connection: connection.into(),
                 account: Account::Trading,
-                asset: d.ccy,
+                asset: d.get("ccy").to_string(),
                 amount,
-                usd: decimal("eqUsd", &d.eq_usd)?,
+                usd: decimal("eqUsd", d.get("eqUsd"))?,
             });
         }
     }
@@ -358,39 +311,28 @@ pub fn parse_trading(connection: &str, resp: &HttpResponse) -> Result<Vec<Holdin
 
 /// Funding account (`/asset/balances`).
 pub fn parse_funding(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
-    rows_to_holdings(
-        connection,
-        Account::Funding,
-        parse::<FundingRow>(resp)?
-            .into_iter()
-            .map(|r| (r.ccy, r.bal)),
-    )
+    rows_to_holdings(connection, Account::Funding, "bal", parse(resp)?)
 }
 
 /// Simple Earn flexible (`/finance/savings/balance`).
 pub fn parse_savings(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
-    rows_to_holdings(
-        connection,
-        Account::Earn,
-        parse::<SavingsRow>(resp)?
-            .into_iter()
-            .map(|r| (r.ccy, r.amt)),
-    )
+    rows_to_holdings(connection, Account::Earn, "amt", parse(resp)?)
 }
 
 fn rows_to_holdings(
     connection: &str,
     account: Account,
-    rows: impl Iterator<Item = (String, String)>,
+    field: &str,
+    rows: Vec<Row>,
 ) -> Result<Vec<Holding>, OkxError> {
     let mut out = Vec::new();
-    for (asset, text) in rows {
-        let amount = amount("balance", &text)?;
+    for row in rows {
+        let amount = amount(field, row.get(field))?;
         if !amount.is_zero() {
             out.push(Holding {
                 connection: connection.into(),
                 account,
-                asset,
+                asset: row.get("ccy").to_string(),
                 amount,
                 usd: None,
             });
@@ -401,16 +343,18 @@ fn rows_to_holdings(
 
 /// Positions (`/account/positions`).
 pub fn parse_positions(connection: &str, resp: &HttpResponse) -> Result<Vec<Position>, OkxError> {
-    parse::<PositionRow>(resp)?
+    parse(resp)?
         .into_iter()
         .map(|p| {
-            let size = amount("pos", &p.pos)?;
-            let side = match p.pos_side.as_str() {
+            let size = amount("pos", p.get("pos"))?;
+            let (inst_type, inst_id, pos_ccy) =
+                (p.get("instType"), p.get("instId"), p.get("posCcy"));
+            let side = match p.get("posSide") {
                 "long" => Side::Long,
                 "short" => Side::Short,
                 // MARGIN: `pos` is positive and `posCcy` names the side (the base is long).
-                _ if p.inst_type == "MARGIN" && !p.pos_ccy.is_empty() => {
-                    if p.inst_id.starts_with(&format!("{}-", p.pos_ccy)) {
+                _ if inst_type == "MARGIN" && !pos_ccy.is_empty() => {
+                    if inst_id.starts_with(&format!("{pos_ccy}-")) {
                         Side::Long
                     } else {
                         Side::Short
@@ -422,16 +366,16 @@ pub fn parse_positions(connection: &str, resp: &HttpResponse) -> Result<Vec<Posi
             };
             Ok(Position {
                 connection: connection.into(),
-                kind: p.inst_type,
-                instrument: p.inst_id,
+                kind: inst_type.to_string(),
+                instrument: inst_id.to_string(),
                 side,
                 size: size.abs(),
-                entry: decimal("avgPx", &p.avg_px)?,
-                mark: decimal("markPx", &p.mark_px)?,
-                pnl: decimal("upl", &p.upl)?,
-                leverage: decimal("lever", &p.lever)?,
-                liquidation: decimal("liqPx", &p.liq_px)?,
-                margin_mode: p.mgn_mode,
+                entry: decimal("avgPx", p.get("avgPx"))?,
+                mark: decimal("markPx", p.get("markPx"))?,
+                pnl: decimal("upl", p.get("upl"))?,
+                leverage: decimal("lever", p.get("lever"))?,
+                liquidation: decimal("liqPx", p.get("liqPx"))?,
+                margin_mode: p.get("mgnMode").to_string(),
             })
         })
         .collect()
@@ -440,9 +384,9 @@ pub fn parse_positions(connection: &str, resp: &HttpResponse) -> Result<Vec<Posi
 /// Spot tickers → last prices by instrument id (`BTC-USDT` → 97000.5).
 pub fn parse_tickers(resp: &HttpResponse) -> Result<Vec<(String, Decimal)>, OkxError> {
     let mut out = Vec::new();
-    for t in parse::<TickerRow>(resp)? {
-        if let Some(last) = decimal("last", &t.last)? {
-            out.push((t.inst_id, last));
+    for t in parse(resp)? {
+        if let Some(last) = decimal("last", t.get("last"))? {
+            out.push((t.get("instId").to_string(), last));
         }
     }
     Ok(out)
@@ -742,7 +686,7 @@ mod tests {
             code: code.into(),
             msg: msg.into(),
         };
-        let e = parse::<AccountConfig>(&resp(401, r#"{"code":"50105","msg":"Request header \"OK-ACCESS-PASSPHRASE\" incorrect.","data":[]}"#)).unwrap_err();
+        let e = parse(&resp(401, r#"{"code":"50105","msg":"Request header \"OK-ACCESS-PASSPHRASE\" incorrect.","data":[]}"#)).unwrap_err();
         assert_eq!(
             e,
             api(
@@ -778,7 +722,7 @@ mod tests {
             .message
             .contains("rate limiting"));
 
-        let down = parse::<AccountConfig>(&resp(
+        let down = parse(&resp(
             502,
             r#"{"error":"the exchange could not be reached","route":"/x"}"#,
         ))
@@ -786,8 +730,7 @@ mod tests {
         assert!(explain(&down)
             .message
             .starts_with("OKX is unavailable right now (HTTP 502)"));
-        let html =
-            parse::<AccountConfig>(&resp(503, "<html>Service unavailable</html>")).unwrap_err();
+        let html = parse(&resp(503, "<html>Service unavailable</html>")).unwrap_err();
         assert_eq!(
             html,
             OkxError::Http {
@@ -795,7 +738,7 @@ mod tests {
                 detail: String::new()
             }
         );
-        let cut = parse::<AccountConfig>(&resp(200, r#"{"code":"0","msg":"","da"#)).unwrap_err();
+        let cut = parse(&resp(200, r#"{"code":"0","msg":"","da"#)).unwrap_err();
         assert!(matches!(cut, OkxError::Malformed(_)));
         assert!(!explain(&cut).message.contains('{'));
         let bad_number = parse_funding(
