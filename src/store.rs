@@ -130,19 +130,26 @@ impl Store {
 
     /// The stored vault meta (JSON), if a vault exists.
     pub async fn meta(&self) -> Result<Option<String>, StoreError> {
+        // A value that is not a string is damage; the vault layer reports it as such.
+        Ok(self
+            .get(META, META_KEY)
+            .await?
+            .map(|v| v.as_string().unwrap_or_default()))
+    }
+
+    /// One value by key, in a read-only transaction of its own.
+    async fn get(&self, store_name: &str, key: &str) -> Result<Option<JsValue>, StoreError> {
         let read = |e| StoreError::ReadFailed(describe(e));
         let tx = self
             .db
-            .transaction(&[META], TransactionMode::ReadOnly)
+            .transaction(&[store_name], TransactionMode::ReadOnly)
             .map_err(read)?;
-        let store = tx.object_store(META).map_err(read)?;
-        let value = store
-            .get(JsValue::from_str(META_KEY))
+        let store = tx.object_store(store_name).map_err(read)?;
+        store
+            .get(JsValue::from_str(key))
             .map_err(read)?
             .await
-            .map_err(read)?;
-        // A value that is not a string is damage; the vault layer reports it as such.
-        Ok(value.map(|v| v.as_string().unwrap_or_default()))
+            .map_err(read)
     }
 
     /// Every sealed record with its id, in id order.
@@ -172,18 +179,7 @@ impl Store {
 
     /// One sealed record.
     pub async fn record(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let read = |e| StoreError::ReadFailed(describe(e));
-        let tx = self
-            .db
-            .transaction(&[RECORDS], TransactionMode::ReadOnly)
-            .map_err(read)?;
-        let store = tx.object_store(RECORDS).map_err(read)?;
-        let value = store
-            .get(JsValue::from_str(id))
-            .map_err(read)?
-            .await
-            .map_err(read)?;
-        Ok(value.map(|v| bytes_of(&v)))
+        Ok(self.get(RECORDS, id).await?.map(|v| bytes_of(&v)))
     }
 
     /// Writes a batch in one transaction over both stores.

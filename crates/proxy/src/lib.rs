@@ -513,20 +513,7 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Response {
     }
     let upstream = match upstream.body(out.body).send().await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return refuse(
-                StatusCode::GATEWAY_TIMEOUT,
-                "the exchange did not answer in time",
-                route,
-            )
-        }
-        Err(_) => {
-            return refuse(
-                StatusCode::BAD_GATEWAY,
-                "the exchange could not be reached",
-                route,
-            )
-        }
+        Err(e) => return upstream_failure(&e, "the exchange could not be reached", route),
     };
     let status = upstream.status();
     let mut back = HeaderMap::new();
@@ -541,25 +528,25 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Response {
     }
     let body = match upstream.bytes().await {
         Ok(b) => b,
-        Err(e) if e.is_timeout() => {
-            return refuse(
-                StatusCode::GATEWAY_TIMEOUT,
-                "the exchange did not answer in time",
-                route,
-            )
-        }
-        Err(_) => {
-            return refuse(
-                StatusCode::BAD_GATEWAY,
-                "the exchange's answer was cut off",
-                route,
-            )
-        }
+        Err(e) => return upstream_failure(&e, "the exchange's answer was cut off", route),
     };
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = back;
     response
+}
+
+/// 504 when the exchange took too long, else 502 with `what` went wrong.
+fn upstream_failure(e: &reqwest::Error, what: &str, route: &str) -> Response {
+    if e.is_timeout() {
+        refuse(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the exchange did not answer in time",
+            route,
+        )
+    } else {
+        refuse(StatusCode::BAD_GATEWAY, what, route)
+    }
 }
 
 async fn forward(
