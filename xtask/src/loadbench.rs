@@ -12,6 +12,9 @@ use crate::{root, Result};
 const BODY: &str = r#"{"code":"0","msg":"","data":[{"ts":"1764115200000"}]}"#;
 const CONNECTIONS: &str = "32";
 const SECONDS: &str = "10s";
+/// Rounds per target, interleaved (direct, proxy, cors-anywhere, direct, …) so that drift
+/// on the shared machine hits all three alike; the figures are per-target medians.
+const ROUNDS: usize = 3;
 
 /// A child process killed on drop.
 struct Proc(Child);
@@ -126,6 +129,19 @@ fn wrk(url: &str, headers: &[&str]) -> Result<Load> {
     })
 }
 
+/// Per-figure medians of several runs.
+fn median(runs: Vec<Load>) -> Load {
+    let mid = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Load {
+        rps: mid(&mut runs.iter().map(|l| l.rps).collect()),
+        p50_ms: mid(&mut runs.iter().map(|l| l.p50_ms).collect()),
+        p99_ms: mid(&mut runs.iter().map(|l| l.p99_ms).collect()),
+    }
+}
+
 /// Runs the three loads and returns the figure lines.
 pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
     let dir = std::env::temp_dir().join(format!("holdix-bench-{}", std::process::id()));
@@ -134,8 +150,6 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
         let nginx_addr = free_addr()?;
         let _nginx = start_nginx(&dir, &nginx_addr)?;
         let path = "/api/v5/public/time";
-
-        let direct = wrk(&format!("http://{nginx_addr}{path}"), &[])?;
 
         let proxy_addr = free_addr()?;
         let proxy = spawn(Command::new(proxy_bin).args([
@@ -147,13 +161,6 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
             "0",
         ]))?;
         wait_for(&proxy_addr, "/healthz")?;
-        let through_proxy = wrk(
-            &format!("http://{proxy_addr}/okx{path}"),
-            &["Origin: http://127.0.0.1:8080"],
-        )?;
-        let proxy_rss = peak_rss_mb(proxy.0.id());
-        drop(proxy);
-
         let cors_addr = free_addr()?;
         let port = cors_addr.rsplit(':').next().unwrap_or("0").to_string();
         let cors = spawn(
@@ -162,12 +169,22 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
                 .current_dir(root().join("tests/e2e")),
         )?;
         wait_for(&cors_addr, "/")?;
-        let through_cors = wrk(
-            &format!("http://{cors_addr}/http://{nginx_addr}{path}"),
-            &["Origin: http://127.0.0.1:8080"],
-        )?;
+
+        let origin = ["Origin: http://127.0.0.1:8080"];
+        let (mut direct, mut through_proxy, mut through_cors) = (vec![], vec![], vec![]);
+        for _ in 0..ROUNDS {
+            direct.push(wrk(&format!("http://{nginx_addr}{path}"), &[])?);
+            through_proxy.push(wrk(&format!("http://{proxy_addr}/okx{path}"), &origin)?);
+            through_cors.push(wrk(
+                &format!("http://{cors_addr}/http://{nginx_addr}{path}"),
+                &origin,
+            )?);
+        }
+        let proxy_rss = peak_rss_mb(proxy.0.id());
         let cors_rss = peak_rss_mb(cors.0.id());
-        drop(cors);
+        drop((proxy, cors));
+        let (direct, through_proxy, through_cors) =
+            (median(direct), median(through_proxy), median(through_cors));
 
         Ok(vec![
             format!("direct_rps: {:.0} req/s", direct.rps),

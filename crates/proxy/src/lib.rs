@@ -210,20 +210,24 @@ struct Shared {
 }
 
 impl Shared {
-    fn upstream(&self, exchange: &Exchange) -> String {
+    /// The upstream origin for an exchange: an override by prefix, then by family, then
+    /// the built-in host.
+    fn upstream(&self, exchange: &Exchange) -> &str {
         let upstreams = &self.config.upstreams;
         upstreams
             .get(exchange.prefix)
             .or_else(|| upstreams.get(exchange.family))
-            .cloned()
-            .unwrap_or_else(|| exchange.host.to_string())
+            .map(String::as_str)
+            .unwrap_or(exchange.host)
             .trim_end_matches('/')
-            .to_string()
     }
 
     fn origin_allowed(&self, origin: &str, headers: &HeaderMap) -> bool {
         if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-            if origin == format!("http://{host}") || origin == format!("https://{host}") {
+            let own = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            if own == Some(host) {
                 return true;
             }
         }
@@ -276,6 +280,7 @@ pub fn router(config: Config) -> Router {
         .connect_timeout(Duration::from_secs(5))
         .timeout(config.timeout)
         .pool_max_idle_per_host(128)
+        .http1_only()
         .user_agent(concat!("holdix-proxy/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("HTTP client");
@@ -493,9 +498,15 @@ fn forwardable(exchange: &Exchange, name: &str) -> bool {
 /// `Content-Type` and rate-limit headers.
 async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Response {
     let route = out.route;
-    let Ok(_slot) =
-        tokio::time::timeout(shared.config.timeout, shared.upstream_slots.acquire()).await
-    else {
+    // Fast path without a timer; wait (bounded) only when every slot is taken.
+    let slot = match shared.upstream_slots.try_acquire() {
+        Ok(slot) => Ok(slot),
+        Err(_) => tokio::time::timeout(shared.config.timeout, shared.upstream_slots.acquire())
+            .await
+            .map_err(|_| ())
+            .and_then(|r| r.map_err(|_| ())),
+    };
+    let Ok(_slot) = slot else {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "the proxy is busy; try again",
