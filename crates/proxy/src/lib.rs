@@ -202,9 +202,14 @@ impl Default for Config {
     }
 }
 
+type UpstreamClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<axum::body::Bytes>,
+>;
+
 struct Shared {
     config: Config,
-    client: reqwest::Client,
+    client: UpstreamClient,
     upstream_slots: Semaphore,
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
 }
@@ -274,16 +279,22 @@ fn is_loopback_origin(origin: &str) -> bool {
 
 /// The proxy as an axum router.
 pub fn router(config: Config) -> Router {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(config.timeout)
+    // HTTP/1.1 with pooled, reused connections; TLS (rustls, webpki roots) for the real
+    // exchange hosts; no redirects are followed and no proxy environment is read.
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(5)));
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .expect("TLS provider")
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_max_idle_per_host(128)
-        .http1_only()
-        .user_agent(concat!("holdix-proxy/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("HTTP client");
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(https);
     let shared = Arc::new(Shared {
         upstream_slots: Semaphore::new(config.max_concurrent),
         client,
@@ -518,17 +529,53 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Response {
         url.push('?');
         url.push_str(q);
     }
-    let mut upstream = shared.client.request(out.method, url);
-    for (name, value) in out.headers {
-        upstream = upstream.header(name, value);
-    }
-    let upstream = match upstream.body(out.body).send().await {
-        Ok(r) => r,
-        Err(e) => return upstream_failure(&e, "the exchange could not be reached", route),
+    let Ok(uri) = url.parse::<axum::http::Uri>() else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the request target is not a valid URL",
+            route,
+        );
     };
-    let status = upstream.status();
+    let mut request = axum::http::Request::builder()
+        .method(out.method)
+        .uri(uri)
+        .header(
+            header::USER_AGENT,
+            concat!("holdix-proxy/", env!("CARGO_PKG_VERSION")),
+        );
+    for (name, value) in out.headers {
+        request = request.header(name, value);
+    }
+    let Ok(request) = request.body(http_body_util::Full::new(out.body)) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the request could not be forwarded",
+            route,
+        );
+    };
+    let deadline = tokio::time::Instant::now() + shared.config.timeout;
+    let timed_out = || {
+        refuse(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the exchange did not answer in time",
+            route,
+        )
+    };
+    let upstream = match tokio::time::timeout_at(deadline, shared.client.request(request)).await {
+        Err(_) => return timed_out(),
+        Ok(Err(_)) => {
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                "the exchange could not be reached",
+                route,
+            )
+        }
+        Ok(Ok(r)) => r,
+    };
+    let (parts, body) = upstream.into_parts();
+    let status = parts.status;
     let mut back = HeaderMap::new();
-    for (name, value) in upstream.headers() {
+    for (name, value) in &parts.headers {
         let n = name.as_str();
         if n == "content-type"
             || n == "retry-after"
@@ -537,27 +584,22 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Response {
             back.append(name.clone(), value.clone());
         }
     }
-    let body = match upstream.bytes().await {
-        Ok(b) => b,
-        Err(e) => return upstream_failure(&e, "the exchange's answer was cut off", route),
+    let body = match tokio::time::timeout_at(deadline, http_body_util::BodyExt::collect(body)).await
+    {
+        Err(_) => return timed_out(),
+        Ok(Err(_)) => {
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                "the exchange's answer was cut off",
+                route,
+            )
+        }
+        Ok(Ok(b)) => b.to_bytes(),
     };
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = back;
     response
-}
-
-/// 504 when the exchange took too long, else 502 with `what` went wrong.
-fn upstream_failure(e: &reqwest::Error, what: &str, route: &str) -> Response {
-    if e.is_timeout() {
-        refuse(
-            StatusCode::GATEWAY_TIMEOUT,
-            "the exchange did not answer in time",
-            route,
-        )
-    } else {
-        refuse(StatusCode::BAD_GATEWAY, what, route)
-    }
 }
 
 async fn forward(
