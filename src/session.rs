@@ -87,10 +87,6 @@ impl Session {
         Ok(VaultMeta::from_json(&json)?)
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Saves new settings; on failure the old ones stay, in storage and here.
     pub async fn save_settings(&self, settings: Settings) -> Result<Self, SessionError> {
         let sealed = self.vault.seal_json(SETTINGS_ID, &settings)?;

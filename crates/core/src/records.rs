@@ -110,14 +110,6 @@ impl Default for Settings {
     }
 }
 
-/// How one connection's last fetch went, kept with the snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FetchStatus {
-    pub connection_id: String,
-    /// `None` when the fetch succeeded; the user-facing message otherwise.
-    pub error: Option<String>,
-}
-
 /// A portfolio snapshot as last fetched: shown at once after unlock, and offline. Amounts
 /// are decimals serialized as strings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
