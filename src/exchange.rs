@@ -91,16 +91,18 @@ impl Fetcher {
         let request =
             web_sys::Request::new_with_str_and_init(&url, &init).map_err(|_| unreachable())?;
         let window = web_sys::window().ok_or_else(unreachable)?;
-        let timer = {
+        // The abort callback lives until the request settles, then is dropped with the timer
+        // cleared (a callback that never runs must not be leaked).
+        let on_timeout = {
             let abort = abort.clone();
-            let cb = wasm_bindgen::closure::Closure::once_into_js(move || abort.abort());
-            window
-                .set_timeout_with_callback_and_timeout_and_arguments_0(
-                    cb.unchecked_ref(),
-                    TIMEOUT_MS,
-                )
-                .ok()
+            wasm_bindgen::closure::Closure::once(move || abort.abort())
         };
+        let timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                on_timeout.as_ref().unchecked_ref(),
+                TIMEOUT_MS,
+            )
+            .ok();
         let result = async {
             let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
                 .await
@@ -119,6 +121,7 @@ impl Fetcher {
         if let Some(id) = timer {
             window.clear_timeout_with_handle(id);
         }
+        drop(on_timeout);
         result
     }
 
