@@ -6,7 +6,7 @@ use std::process::Command;
 
 use flate2::{write::GzEncoder, Compression};
 
-use crate::build::{build_app, build_proxy, free_addr, Server, Simulator};
+use crate::build::{build_app, build_proxy, free_addr, start_app, start_sim};
 use crate::{root, setup, Result};
 
 /// gzip -9 size of a file, in bytes.
@@ -52,9 +52,9 @@ pub fn bench() -> Result {
     let dist = build_app()?;
     let proxy = build_proxy()?;
     let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;
-    let sim = Simulator::start(&["--no-rate-limits"])?;
+    let sim = start_sim(&["--no-rate-limits"])?;
     let upstream = format!("okx={}", sim.url);
-    let server = Server::start(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
+    let server = start_app(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
     let out = Command::new("node")
         .arg("bench.mjs")
         .env("HOLDIX_BASE_URL", &server.url)

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -43,36 +43,39 @@ pub fn build_proxy() -> Result<PathBuf> {
     Ok(root.join("target/release/holdix-proxy"))
 }
 
-/// A running `holdix-proxy`, stopped when dropped.
-pub struct Server {
+/// A child process serving on a loopback address, stopped when dropped.
+pub struct Service {
     child: Child,
+    /// `http://ADDR`
     pub url: String,
 }
 
-impl Server {
-    /// Starts the proxy serving `dist` on `addr` and waits until `/healthz` answers.
-    pub fn start(proxy: &PathBuf, dist: &PathBuf, addr: &str, extra: &[&str]) -> Result<Self> {
-        let child = Command::new(proxy)
-            .args(["--listen", addr, "--static"])
-            .arg(dist)
-            .args(extra)
+impl Service {
+    /// Spawns `cmd` and waits (20 s at most) until `probe` on `addr` answers, failing at once
+    /// if the process exits.
+    pub fn start(mut cmd: Command, addr: &str, probe: &str) -> Result<Self> {
+        let child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", proxy.display()))?;
-        let mut server = Self {
+            .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+        let mut service = Self {
             child,
-            url: format!("http://{addr}/"),
+            url: format!("http://{addr}"),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if http_get(addr, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-                return Ok(server);
+            if http_get(addr, probe).is_some() {
+                return Ok(service);
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("the proxy exited at start ({status})"));
+            if let Ok(Some(status)) = service.child.try_wait() {
+                return Err(format!("{cmd:?} exited at start ({status})"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!("the proxy did not answer on {addr}"))
+        Err(format!("{cmd:?} did not answer on {addr}"))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn wait(mut self) -> Result {
@@ -80,16 +83,34 @@ impl Server {
         if status.success() {
             Ok(())
         } else {
-            Err(format!("the proxy stopped ({status})"))
+            Err(format!("the service stopped ({status})"))
         }
     }
 }
 
-impl Drop for Server {
+impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The proxy serving the built app from `dist` on `addr` (`extra`: more proxy flags).
+pub fn start_app(proxy: &Path, dist: &Path, addr: &str, extra: &[&str]) -> Result<Service> {
+    let mut cmd = Command::new(proxy);
+    cmd.args(["--listen", addr, "--static"])
+        .arg(dist)
+        .args(extra);
+    Service::start(cmd, addr, "/healthz")
+}
+
+/// The exchange simulator on a free address (`extra`: more simulator flags).
+pub fn start_sim(extra: &[&str]) -> Result<Service> {
+    let bin = build_proxy()?.with_file_name("holdix-sim");
+    let addr = free_addr()?;
+    let mut cmd = Command::new(bin);
+    cmd.args(["--listen", &addr]).args(extra);
+    Service::start(cmd, &addr, "/__sim/stats")
 }
 
 /// A free loopback address to serve on.
@@ -116,60 +137,19 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
     Some(response)
 }
 
-/// The exchange simulator as a child process, stopped when dropped.
-pub struct Simulator {
-    child: Child,
-    pub url: String,
-}
-
-impl Simulator {
-    pub fn start(extra: &[&str]) -> Result<Self> {
-        let bin = build_proxy()?.with_file_name("holdix-sim");
-        let addr = free_addr()?;
-        let child = Command::new(bin)
-            .args(["--listen", &addr])
-            .args(extra)
-            .spawn()
-            .map_err(|e| format!("cannot start the simulator: {e}"))?;
-        let sim = Self {
-            child,
-            url: format!("http://{addr}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if http_get(&addr, "/__sim/stats").is_some() {
-                return Ok(sim);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err("the simulator did not start".into())
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `cargo xtask run [--demo]`.
 pub fn run(listen: &str, demo: bool) -> Result {
     let dist = build_app()?;
     let proxy = build_proxy()?;
-    let sim = if demo {
-        Some(Simulator::start(&[])?)
-    } else {
-        None
-    };
+    let sim = if demo { Some(start_sim(&[])?) } else { None };
     let upstream = sim.as_ref().map(|s| format!("okx={}", s.url));
     let extra: Vec<&str> = upstream
         .iter()
         .flat_map(|u| ["--upstream", u.as_str()])
         .collect();
-    let server = Server::start(&proxy, &dist, listen, &extra)?;
+    let server = start_app(&proxy, &dist, listen, &extra)?;
     println!();
-    println!("Holdix is running at {}", server.url);
+    println!("Holdix is running at {}/", server.url);
     if demo {
         println!();
         println!("Demo mode: OKX requests go to the exchange simulator, not to okx.com.");

@@ -3,10 +3,9 @@
 //! by side in one run.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use crate::build::{free_addr, http_get};
+use crate::build::{free_addr, Service};
 use crate::{root, Result};
 
 const BODY: &str = r#"{"code":"0","msg":"","data":[{"ts":"1764115200000"}]}"#;
@@ -16,36 +15,13 @@ const SECONDS: &str = "10s";
 /// on the shared machine hits all three alike; the figures are per-target medians.
 const ROUNDS: usize = 3;
 
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Starts a quiet service (its output discarded) and waits until `probe` answers.
+fn quiet(mut cmd: Command, addr: &str, probe: &str) -> Result<Service> {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    Service::start(cmd, addr, probe)
 }
 
-fn spawn(cmd: &mut Command) -> Result<Proc> {
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(Proc)
-        .map_err(|e| format!("cannot start {cmd:?}: {e}"))
-}
-
-fn wait_for(addr: &str, path: &str) -> Result {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if http_get(addr, path).is_some() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("nothing answered on {addr}"))
-}
-
-fn start_nginx(dir: &Path, addr: &str) -> Result<Proc> {
+fn start_nginx(dir: &Path, addr: &str) -> Result<Service> {
     let conf = format!(
         "daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
          events {{ worker_connections 4096; }}\n\
@@ -57,15 +33,9 @@ fn start_nginx(dir: &Path, addr: &str) -> Result<Proc> {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).map_err(|e| e.to_string())?;
-    let nginx = spawn(
-        Command::new("nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&path),
-    )?;
-    wait_for(addr, "/")?;
-    Ok(nginx)
+    let mut nginx = Command::new("nginx");
+    nginx.arg("-p").arg(dir).arg("-c").arg(&path);
+    quiet(nginx, addr, "/")
 }
 
 /// Peak resident memory of a process, in MB.
@@ -152,23 +122,22 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
         let path = "/api/v5/public/time";
 
         let proxy_addr = free_addr()?;
-        let proxy = spawn(Command::new(proxy_bin).args([
+        let mut proxy = Command::new(proxy_bin);
+        proxy.args([
             "--listen",
             &proxy_addr,
             "--upstream",
             &format!("okx=http://{nginx_addr}"),
             "--rate-limit",
             "0",
-        ]))?;
-        wait_for(&proxy_addr, "/healthz")?;
+        ]);
+        let proxy = quiet(proxy, &proxy_addr, "/healthz")?;
         let cors_addr = free_addr()?;
         let port = cors_addr.rsplit(':').next().unwrap_or("0").to_string();
-        let cors = spawn(
-            Command::new("node")
-                .args(["cors-anywhere-server.cjs", &port])
-                .current_dir(root().join("tests/e2e")),
-        )?;
-        wait_for(&cors_addr, "/")?;
+        let mut cors = Command::new("node");
+        cors.args(["cors-anywhere-server.cjs", &port])
+            .current_dir(root().join("tests/e2e"));
+        let cors = quiet(cors, &cors_addr, "/")?;
 
         let origin = ["Origin: http://127.0.0.1:8080"];
         let (mut direct, mut through_proxy, mut through_cors) = (vec![], vec![], vec![]);
@@ -180,8 +149,8 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
                 &origin,
             )?);
         }
-        let proxy_rss = peak_rss_mb(proxy.0.id());
-        let cors_rss = peak_rss_mb(cors.0.id());
+        let proxy_rss = peak_rss_mb(proxy.pid());
+        let cors_rss = peak_rss_mb(cors.pid());
         drop((proxy, cors));
         let (direct, through_proxy, through_cors) =
             (median(direct), median(through_proxy), median(through_cors));

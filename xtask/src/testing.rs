@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::build::{build_app, build_proxy, free_addr, Server, Simulator};
+use crate::build::{build_app, build_proxy, free_addr, start_app, start_sim, Service};
 use crate::{root, setup, Result};
 
 /// What one layer reported.
@@ -127,13 +127,13 @@ fn e2e_files() -> Result<Vec<String>> {
 }
 
 fn end_to_end() -> Outcome {
-    let prepared = (|| -> Result<(Simulator, Server, Vec<String>)> {
+    let prepared = (|| -> Result<(Service, Service, Vec<String>)> {
         setup::for_browser()?;
         let dist = build_app()?;
         let proxy = build_proxy()?;
-        let sim = Simulator::start(&[])?;
+        let sim = start_sim(&[])?;
         let upstream = format!("okx={}", sim.url);
-        let server = Server::start(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
+        let server = start_app(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
         Ok((sim, server, e2e_files()?))
     })();
     let (sim, server, files) = match prepared {
