@@ -109,8 +109,7 @@ impl Session {
     pub async fn delete_connection(&self, id: &str) -> Result<(), SessionError> {
         let mut batch = Batch::new().delete(format!("{CONNECTION_PREFIX}{id}"));
         if let Some(mut snapshot) = self.snapshot().await? {
-            snapshot.holdings.retain(|h| h.connection != id);
-            snapshot.positions.retain(|p| p.connection != id);
+            snapshot.drop_connection(id);
             batch = batch.put(SNAPSHOT_ID, self.vault.seal_json(SNAPSHOT_ID, &snapshot)?);
         }
         Ok(self.store.write(batch).await?)

@@ -108,7 +108,7 @@ pub fn ConnectDialog() -> impl IntoView {
                     aria-invalid=move || at(Field::ApiKey).get().is_some().to_string() aria-describedby="api-key-error" />
                 <p id="api-key-error" class="field-error" role="alert" data-testid="api-key-error">{move || at(Field::ApiKey).get()}</p>
             </div>
-            <PasswordField id="api-secret" label="API Secret" value=secret autocomplete="off" error=at(Field::Secret) />
+            <PasswordField id="api-secret" label="API Secret" value=secret autocomplete="off" />
             <PasswordField id="api-passphrase" label="API Passphrase" value=passphrase autocomplete="off" error=at(Field::Passphrase) />
             <div class="field">
                 <label for="region">"Region"</label>

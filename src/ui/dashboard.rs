@@ -2,7 +2,6 @@
 //! the connection list (rename, re-test, remove).
 
 use holdix_core::portfolio::{self, format_amount, format_usd, Account, AssetRow, Side};
-use holdix_core::records::Snapshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use rust_decimal::Decimal;
@@ -358,7 +357,7 @@ fn Connections() -> impl IntoView {
                                     let id = id.get_value();
                                     match session.delete_connection(&id).await {
                                         Ok(()) => {
-                                            p.snapshot.update(|s| if let Some(s) = s { drop_connection(s, &id) });
+                                            p.snapshot.update(|s| if let Some(s) = s { s.drop_connection(&id) });
                                             p.statuses.update(|s| { s.remove(&id); });
                                             reload_connections(ctx).await;
                                         }
@@ -395,9 +394,4 @@ fn Connections() -> impl IntoView {
             <p class="muted" role="status">{move || message.get()}</p>
         </section>
     }
-}
-
-fn drop_connection(snapshot: &mut Snapshot, id: &str) {
-    snapshot.holdings.retain(|h| h.connection != id);
-    snapshot.positions.retain(|p| p.connection != id);
 }

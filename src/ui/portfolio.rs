@@ -80,12 +80,6 @@ impl PortfolioState {
         self.fetcher.set_value(Some(fetcher.clone()));
         fetcher
     }
-
-    pub fn label_of(&self, id: &str) -> String {
-        self.connections
-            .with_untracked(|cs| cs.iter().find(|c| c.id == id).map(|c| c.label.clone()))
-            .unwrap_or_else(|| id.to_string())
-    }
 }
 
 impl Default for PortfolioState {

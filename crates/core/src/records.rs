@@ -121,6 +121,14 @@ pub struct Snapshot {
     pub prices: crate::portfolio::Prices,
 }
 
+impl Snapshot {
+    /// Forgets one connection's holdings and positions (it was removed).
+    pub fn drop_connection(&mut self, id: &str) {
+        self.holdings.retain(|h| h.connection != id);
+        self.positions.retain(|p| p.connection != id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -395,8 +395,8 @@ pub fn parse_tickers(resp: &HttpResponse) -> Result<Vec<(String, Decimal)>, OkxE
 /// Which field of the Connect dialog a problem belongs next to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The key or the secret: OKX cannot tell which of the two was copied wrong.
     ApiKey,
-    Secret,
     Passphrase,
     Demo,
     /// Not one field: shown above the Connect button / on the connection.
