@@ -49,6 +49,17 @@ fn now_iso() -> String {
 }
 
 impl Harness {
+    /// An unsigned GET (public endpoints), parsed as JSON.
+    async fn public(&self, path: &str) -> Value {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        resp.json().await.unwrap()
+    }
+
     /// A GET signed as OKX specifies, with `tweak` applied to the header list last.
     async fn get(
         &self,
@@ -327,26 +338,10 @@ async fn documented_shapes() {
         serde_json::json!({"code": "0", "msg": "", "data": []})
     );
 
-    let time: Value = h
-        .client
-        .get(format!("{}/api/v5/public/time", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let time = h.public("/api/v5/public/time").await;
     let ts: i64 = time["data"][0]["ts"].as_str().unwrap().parse().unwrap();
     assert!((ts - chrono::Utc::now().timestamp_millis()).abs() < 5_000);
-    let tickers: Value = h
-        .client
-        .get(format!("{}/api/v5/market/tickers?instType=SPOT", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tickers = h.public("/api/v5/market/tickers?instType=SPOT").await;
     assert!(tickers["data"]
         .as_array()
         .unwrap()
