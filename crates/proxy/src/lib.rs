@@ -212,6 +212,8 @@ struct Shared {
     client: UpstreamClient,
     upstream_slots: Semaphore,
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    /// The built app, when `--static` is given.
+    statics: Option<ServeDir>,
 }
 
 impl Shared {
@@ -299,17 +301,12 @@ pub fn router(config: Config) -> Router {
         upstream_slots: Semaphore::new(config.max_concurrent),
         client,
         buckets: Mutex::default(),
+        statics: config.static_dir.clone().map(ServeDir::new),
         config,
     });
-    let statics = shared.config.static_dir.clone().map(ServeDir::new);
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .fallback(
-            move |state: State<Arc<Shared>>, peer: ConnectInfo<SocketAddr>, req: Request| {
-                let statics = statics.clone();
-                async move { handle(state, peer, req, statics).await }
-            },
-        )
+        .fallback(handle)
         .with_state(shared)
 }
 
@@ -328,7 +325,6 @@ async fn handle(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
-    statics: Option<ServeDir>,
 ) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
@@ -377,7 +373,10 @@ async fn handle(
             let route = path[exchange.prefix.len() + 1..].to_string();
             forward(&shared, exchange, &route, peer, req).await
         }
-    } else if let (Some(dir), true) = (statics, matches!(method, Method::GET | Method::HEAD)) {
+    } else if let (Some(dir), true) = (
+        shared.statics.clone(),
+        matches!(method, Method::GET | Method::HEAD),
+    ) {
         match tower::ServiceExt::oneshot(dir, req).await {
             Ok(r) => r.into_response(),
             Err(e) => match e {},
