@@ -175,7 +175,8 @@ fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
 fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
     let sort = RwSignal::new(SortBy::Value);
     let show_dust = RwSignal::new(false);
-    let rows = move || {
+    // Shown rows and the number of dust rows, computed once per change for both uses.
+    let rows = Memo::new(move |_| {
         let mut rows: Vec<AssetRow> = valuation.with(|v| v.assets.clone());
         let dust = rows
             .iter()
@@ -190,7 +191,7 @@ fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
             SortBy::Amount => rows.sort_by_key(|r| std::cmp::Reverse(r.amount)),
         }
         (rows, dust)
-    };
+    });
     let header = move |label: &'static str, by: SortBy, numeric: bool| {
         view! {
             <th scope="col" class:num=numeric aria-sort=move || if sort.get() == by { "descending" } else { "none" }>
@@ -205,7 +206,7 @@ fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                 <label class="check">
                     <input type="checkbox" data-testid="show-dust" prop:checked=move || show_dust.get()
                         on:change=move |ev| show_dust.set(event_target_checked(&ev)) />
-                    {move || format!("Show small balances (under $1): {}", rows().1)}
+                    {move || format!("Show small balances (under $1): {}", rows.with(|r| r.1))}
                 </label>
             </div>
             <div class="table-wrap">
@@ -221,7 +222,7 @@ fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                     </thead>
                     <tbody>
                         {move || {
-                            rows()
+                            rows.get()
                                 .0
                                 .into_iter()
                                 .map(|r| {
