@@ -62,6 +62,41 @@ pub fn origin() -> String {
 /// A random id (16 hex characters) for new records.
 pub fn random_id() -> String {
     let mut bytes = [0u8; 8];
-    getrandom::getrandom(&mut bytes).expect("the browser's random generator");
+    if getrandom::getrandom(&mut bytes).is_err() {
+        wasm_bindgen::throw_str("the browser's random number generator is unavailable");
+    }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the browser thinks it has a network (`navigator.onLine`; `true` does not mean
+/// the proxy answers).
+pub fn online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
+/// Asks the browser to keep this site's data (`request`), or reads whether it will;
+/// `None` when the browser gives no answer.
+pub async fn persistent_storage(request: bool) -> Option<bool> {
+    let storage = web_sys::window()?.navigator().storage();
+    let promise = if request {
+        storage.persist()
+    } else {
+        storage.persisted()
+    };
+    wasm_bindgen_futures::JsFuture::from(promise.ok()?)
+        .await
+        .ok()?
+        .as_bool()
+}
+
+/// Bytes this site stores on the device (vault and cached app files), as the browser
+/// estimates them.
+pub async fn storage_usage() -> Option<f64> {
+    let storage = web_sys::window()?.navigator().storage();
+    let estimate = wasm_bindgen_futures::JsFuture::from(storage.estimate().ok()?)
+        .await
+        .ok()?;
+    js_sys::Reflect::get(&estimate, &"usage".into())
+        .ok()?
+        .as_f64()
 }

@@ -70,6 +70,18 @@ impl Fetcher {
         &self.proxy
     }
 
+    /// Whether the proxy answers its health check.
+    pub async fn proxy_answers(&self) -> bool {
+        let health = HttpRequest {
+            upstream: "healthz",
+            method: "GET",
+            path_and_query: String::new(),
+            headers: Vec::new(),
+            body: String::new(),
+        };
+        self.send(&health).await.is_ok_and(|r| r.status == 200)
+    }
+
     /// Sends one request: `{proxy}/{upstream}{path}`.
     pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, FetchError> {
         let unreachable = || FetchError::Unreachable {
@@ -199,18 +211,23 @@ impl Fetcher {
     /// Sends several requests in one `POST {proxy}/batch` (browsers allow only six
     /// connections per origin); answers come back in order.
     pub async fn send_batch(&self, reqs: &[HttpRequest]) -> Result<Vec<HttpResponse>, FetchError> {
-        let items: Vec<serde_json::Value> = reqs
+        // Typed, not `serde_json::Value`: a Value serializer would bring float formatting.
+        #[derive(serde::Serialize)]
+        struct Item<'a> {
+            exchange: &'a str,
+            method: &'a str,
+            path: &'a str,
+            headers: std::collections::BTreeMap<&'a str, &'a str>,
+            body: &'a str,
+        }
+        let items: Vec<Item> = reqs
             .iter()
-            .map(|r| {
-                let headers: serde_json::Map<String, serde_json::Value> = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone().into()))
-                    .collect();
-                serde_json::json!({
-                    "exchange": r.upstream, "method": r.method, "path": r.path_and_query,
-                    "headers": headers, "body": r.body,
-                })
+            .map(|r| Item {
+                exchange: r.upstream,
+                method: r.method,
+                path: &r.path_and_query,
+                headers: r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect(),
+                body: &r.body,
             })
             .collect();
         let request = HttpRequest {
@@ -218,7 +235,7 @@ impl Fetcher {
             method: "POST",
             path_and_query: String::new(),
             headers: vec![("Content-Type", "application/json".into())],
-            body: serde_json::Value::Array(items).to_string(),
+            body: serde_json::to_string(&items).unwrap_or_default(),
         };
         let resp = self.send(&request).await?;
         let answers: Option<Vec<HttpResponse>> =

@@ -44,7 +44,14 @@ pub fn Dashboard() -> impl IntoView {
                     <p class="muted">"Total value"</p>
                     <p class="total" data-testid="total">{move || format_usd(valuation.with(|v| v.total))}</p>
                     <p class="muted" data-testid="as-of">
-                        {move || p.snapshot.with(|s| s.as_ref().filter(|s| s.as_of_ms > 0).map(|s| format!("As of {}", as_of_text(s.as_of_ms))))}
+                        {move || {
+                            let as_of = p.snapshot.with(|s| s.as_ref().filter(|s| s.as_of_ms > 0).map(|s| as_of_text(s.as_of_ms)));
+                            match (p.offline.get(), as_of) {
+                                (true, Some(t)) => Some(format!("Offline — as of {t}")),
+                                (true, None) => Some("Offline — nothing saved yet".into()),
+                                (false, t) => t.map(|t| format!("As of {t}")),
+                            }
+                        }}
                     </p>
                 </div>
                 <div class="actions">
@@ -53,7 +60,8 @@ pub fn Dashboard() -> impl IntoView {
                             type="button"
                             class="secondary"
                             data-testid="refresh"
-                            disabled=move || p.refreshing.get()
+                            disabled=move || p.refreshing.get() || p.offline.get()
+                            aria-describedby="offline-note"
                             on:click=move |_| spawn_local(refresh(ctx))
                         >
                             {move || if p.refreshing.get() { "Refreshing…" } else { "Refresh" }}
@@ -64,6 +72,19 @@ pub fn Dashboard() -> impl IntoView {
                     </button>
                 </div>
             </div>
+            {move || p.offline.get().then(|| view! {
+                <p class="notice" id="offline-note" data-testid="offline-note">
+                    {format!(
+                        "Offline: the proxy at {} cannot be reached. You see your last saved snapshot; Refresh comes back once the proxy answers.",
+                        p.fetcher(&ctx).proxy()
+                    )}
+                </p>
+            })}
+            {move || (ctx.persisted.get() == Some(false)).then(|| view! {
+                <p class="notice" data-testid="eviction-note">
+                    "This browser has not granted persistent storage: it may delete Holdix's data, your vault included, when space runs low. Installing Holdix as an app usually helps (Settings → Storage)."
+                </p>
+            })}
             <StatusList />
             {move || {
                 let unpriced = valuation.with(|v| v.unpriced.clone());
@@ -80,14 +101,12 @@ pub fn Dashboard() -> impl IntoView {
                 })
             }}
             {move || p.problem.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-            <Show when=move || !has_connections()>
+            {move || (!has_connections()).then(|| view! {
                 <h2>"No exchanges connected yet"</h2>
                 <p class="muted">"Connect an exchange with a read-only API key to see your balances here."</p>
-            </Show>
+            })}
         </section>
-        <Show when=move || ctx.connecting.get()>
-            <ConnectDialog />
-        </Show>
+        {move || ctx.connecting.get().then(|| view! { <ConnectDialog /> })}
         <Show when=has_connections>
             <Accounts valuation=valuation />
             <Assets valuation=valuation />
@@ -156,7 +175,7 @@ fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                         <tr data-testid=format!("account-row-{}", c.label)>
                                             <th scope="row">{c.label.clone()}</th>
                                             {Account::ALL.map(|a| view! {
-                                                <td class="num" data-testid=format!("account-{}-{}", c.label, a.label().to_lowercase())>{format_usd(cell(a))}</td>
+                                                <td class="num" data-testid=format!("account-{}-{}", c.label, a.label().to_ascii_lowercase())>{format_usd(cell(a))}</td>
                                             })}
                                             <td class="num"><strong>{format_usd(total)}</strong></td>
                                         </tr>
@@ -284,7 +303,7 @@ fn Positions() -> impl IntoView {
                                         view! {
                                             <tr data-testid=format!("position-{}", x.instrument)>
                                                 <th scope="row">{x.instrument.clone()}" "<span class="muted">{x.kind.clone()}</span></th>
-                                                <td class=format!("side {}", side.to_lowercase())>{side}</td>
+                                                <td class=format!("side {}", side.to_ascii_lowercase())>{side}</td>
                                                 <td class="num">{format_amount(x.size)}</td>
                                                 <td class="num">{opt(x.entry)}</td>
                                                 <td class="num">{opt(x.mark)}</td>

@@ -51,6 +51,8 @@ pub struct Ctx {
     pub portfolio: PortfolioState,
     /// The Connect Exchange dialog is open.
     pub connecting: RwSignal<bool>,
+    /// Whether the browser keeps this site's data for good (`None`: it does not say).
+    pub persisted: RwSignal<Option<bool>>,
     store: StoredValue<Option<Store>, LocalStorage>,
     session: StoredValue<Option<Session>, LocalStorage>,
     last_activity: StoredValue<f64>,
@@ -66,6 +68,7 @@ impl Ctx {
             settings: RwSignal::new(Settings::default()),
             portfolio: PortfolioState::new(),
             connecting: RwSignal::new(false),
+            persisted: RwSignal::new(None),
             store: StoredValue::new_local(None),
             session: StoredValue::new_local(None),
             last_activity: StoredValue::new(now_ms()),
@@ -93,7 +96,16 @@ impl Ctx {
             self.notice.set(None);
             self.phase.set(Phase::Unlocked);
             portfolio::load_after_unlock(*self);
+            self.check_storage(false);
         }
+    }
+
+    /// Reads (or, after creating the vault, requests) persistent storage.
+    pub fn check_storage(&self, request: bool) {
+        let persisted = self.persisted;
+        leptos::task::spawn_local(async move {
+            persisted.set(crate::browser::persistent_storage(request).await);
+        });
     }
 
     /// Drops the session (the key is zeroized with its last reference) and shows Unlock.
@@ -167,6 +179,13 @@ pub fn App() -> impl IntoView {
         });
         on_cleanup(move || handle.remove());
     }
+    // The network went away: say so at once (it comes back through the proxy's health check).
+    let handle = window_event_listener_untyped("offline", move |_| {
+        if ctx.phase.get_untracked() == Phase::Unlocked {
+            portfolio::went_offline(ctx);
+        }
+    });
+    on_cleanup(move || handle.remove());
     if let Ok(handle) = set_interval_with_handle(
         move || {
             if ctx.phase.get_untracked() != Phase::Unlocked {

@@ -9,8 +9,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::Ctx;
-use crate::browser::{origin, unix_ms};
-use crate::exchange::Fetcher;
+use crate::browser::{online, origin, sleep_ms, unix_ms};
+use crate::exchange::{FetchError, Fetcher};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnStatus {
@@ -36,6 +36,9 @@ pub struct PortfolioState {
     pub statuses: RwSignal<BTreeMap<String, ConnStatus>>,
     pub connections: RwSignal<Vec<ConnectionSummary>>,
     pub refreshing: RwSignal<bool>,
+    /// The proxy cannot be reached (or the browser has no network): the snapshot on screen
+    /// is all there is, and Refresh waits until the proxy answers its health check again.
+    pub offline: RwSignal<bool>,
     /// A problem with the vault's portfolio data itself (not one connection's).
     pub problem: RwSignal<Option<String>>,
     fetcher: StoredValue<Option<Fetcher>, LocalStorage>,
@@ -48,6 +51,7 @@ impl PortfolioState {
             statuses: RwSignal::new(BTreeMap::new()),
             connections: RwSignal::new(Vec::new()),
             refreshing: RwSignal::new(false),
+            offline: RwSignal::new(false),
             problem: RwSignal::new(None),
             fetcher: StoredValue::new_local(None),
         }
@@ -58,6 +62,7 @@ impl PortfolioState {
         self.statuses.set(BTreeMap::new());
         self.connections.set(Vec::new());
         self.refreshing.set(false);
+        self.offline.set(false);
         self.problem.set(None);
         self.fetcher.set_value(None);
     }
@@ -137,6 +142,10 @@ pub async fn refresh(ctx: Ctx) {
     if connections.is_empty() {
         return;
     }
+    if !online() {
+        went_offline(ctx);
+        return;
+    }
     p.refreshing.set(true);
     p.statuses.set(
         connections
@@ -196,4 +205,25 @@ pub async fn refresh(ctx: Ctx) {
     }
     p.statuses.set(statuses);
     p.refreshing.set(false);
+    if !any_ok && matches!(prices, Err(FetchError::Unreachable { .. })) {
+        went_offline(ctx);
+    }
+}
+
+/// Marks the app offline and, once, starts checking every 3 s whether the proxy answers
+/// again; then Refresh is enabled again (no reload needed).
+pub fn went_offline(ctx: Ctx) {
+    let p = ctx.portfolio;
+    if p.offline.get_untracked() {
+        return;
+    }
+    p.offline.set(true);
+    spawn_local(async move {
+        while p.offline.get_untracked() && ctx.session().is_some() {
+            sleep_ms(3_000).await;
+            if online() && p.fetcher(&ctx).proxy_answers().await {
+                p.offline.set(false);
+            }
+        }
+    });
 }

@@ -1,4 +1,4 @@
-//! Settings: auto-lock, change password, erase vault.
+//! Settings: auto-lock, proxy address, storage, change password, erase vault.
 
 use holdix_core::password::{self, Strength};
 use holdix_core::records::Settings;
@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 
 use super::use_ctx;
 use super::vault::{EraseVault, PasswordField};
-use crate::browser::next_paint;
+use crate::browser::{next_paint, origin, persistent_storage, storage_usage};
 use crate::session::SessionError;
 
 #[component]
@@ -16,6 +16,8 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <h1>"Settings"</h1>
         <AutoLock />
+        <Proxy />
+        <StorageStatus />
         <ChangePassword />
         <EraseVault />
     }
@@ -64,6 +66,96 @@ fn AutoLock() -> impl IntoView {
                 </select>
             </div>
             <p class="muted" role="status">{move || status.get()}</p>
+        </section>
+    }
+}
+
+/// Where exchange requests go: this site's own address unless set (a static host needs the
+/// address of its `holdix-proxy`). Saved in the vault settings.
+#[component]
+fn Proxy() -> impl IntoView {
+    let ctx = use_ctx();
+    let value = RwSignal::new(
+        ctx.settings
+            .with_untracked(|s| s.proxy_url.clone().unwrap_or_default()),
+    );
+    let status = RwSignal::new(None::<(bool, String)>);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let proxy_url = match Settings::parse_proxy_url(&value.get_untracked()) {
+            Ok(url) => url,
+            Err(e) => return status.set(Some((false, e.into()))),
+        };
+        let Some(session) = ctx.session() else { return };
+        let settings = Settings {
+            proxy_url,
+            ..session.settings.clone()
+        };
+        spawn_local(async move {
+            let next = match session.save_settings(settings).await {
+                Ok(next) => next,
+                Err(e) => return status.set(Some((false, e.to_string()))),
+            };
+            ctx.set_session(next);
+            let p = ctx.portfolio;
+            let fetcher = p.fetcher(&ctx);
+            value.set(
+                ctx.settings
+                    .with_untracked(|s| s.proxy_url.clone().unwrap_or_default()),
+            );
+            let answers = fetcher.proxy_answers().await;
+            p.offline.set(!answers);
+            status.set(Some((answers, if answers {
+                format!("Saved. The proxy at {} answers.", fetcher.proxy())
+            } else {
+                format!("Saved, but nothing answers at {} yet: check the address and that holdix-proxy runs there.", fetcher.proxy())
+            })));
+        });
+    };
+    view! {
+        <form class="card" on:submit=submit data-testid="proxy-form">
+            <h2>"Proxy"</h2>
+            <div class="field">
+                <label for="proxy-url">"Proxy address"</label>
+                <input id="proxy-url" type="url" inputmode="url" autocomplete="off" spellcheck="false" placeholder=origin()
+                    prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+                <p class="muted">"Empty: this site's own address. Requests are signed here; the proxy only forwards them."</p>
+            </div>
+            <button type="submit" class="secondary">"Save proxy address"</button>
+            {move || status.get().map(|(ok, text)| view! {
+                <p class=if ok { "success" } else { "form-error" } role="status" data-testid="proxy-status">{text}</p>
+            })}
+        </form>
+    }
+}
+
+#[component]
+fn StorageStatus() -> impl IntoView {
+    let ctx = use_ctx();
+    let usage = RwSignal::new(None::<f64>);
+    spawn_local(async move { usage.set(storage_usage().await) });
+    let ask =
+        move |_| spawn_local(async move { ctx.persisted.set(persistent_storage(true).await) });
+    view! {
+        <section class="card">
+            <h2>"Storage"</h2>
+            <p data-testid="storage-status">
+                {move || match ctx.persisted.get() {
+                    Some(true) => "Persistent: the browser will not delete Holdix's data on its own.",
+                    Some(false) => "Not persistent: the browser may delete Holdix's data, your vault included, when space runs low.",
+                    None => "This browser does not say whether it keeps Holdix's data.",
+                }}
+            </p>
+            <p class="muted" data-testid="storage-usage">
+                {move || usage.get().map(|bytes| {
+                    // Tenths of a megabyte in integers: float formatting would add ~15 KB of wasm.
+                    let tenths = (bytes / 1e5).round() as u64;
+                    format!("Holdix uses {}.{} MB on this device (the app and its encrypted vault).", tenths / 10, tenths % 10)
+                })}
+            </p>
+            {move || (ctx.persisted.get() == Some(false)).then(|| view! {
+                <button type="button" class="secondary" on:click=ask>"Ask for persistent storage"</button>
+            })}
         </section>
     }
 }

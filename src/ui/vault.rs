@@ -92,6 +92,7 @@ pub fn CreateVault() -> impl IntoView {
                     password.set(String::new());
                     confirm.set(String::new());
                     ctx.set_session(session);
+                    ctx.check_storage(true);
                 }
                 Err(e) => {
                     error.set(Some(e.to_string()));
@@ -203,9 +204,7 @@ pub fn Unlock() -> impl IntoView {
                     "Forgot the password or the vault is damaged?"
                 </button>
             </form>
-            <Show when=move || erasing.get()>
-                <EraseVault />
-            </Show>
+            {move || erasing.get().then(|| view! { <EraseVault /> })}
         </main>
     }
 }

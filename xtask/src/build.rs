@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use crate::setup::{self, run as run_cmd};
 use crate::{root, Result};
 
-/// Builds the release app into `dist/` with Trunk (offline: everything is fetched first).
+/// Builds the release app into `dist/` with Trunk (offline: everything is fetched first),
+/// then writes the service worker for exactly those files.
 pub fn build_app() -> Result<PathBuf> {
     setup::for_build()?;
     let root = root();
@@ -20,7 +21,9 @@ pub fn build_app() -> Result<PathBuf> {
             .env("PATH", setup::tool_path())
             .current_dir(&root),
     )?;
-    Ok(root.join("dist"))
+    let dist = root.join("dist");
+    crate::pwa::finish_build(&dist)?;
+    Ok(dist)
 }
 
 /// Builds the proxy and the simulator (release, in one go so both share one feature set)

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod build;
 mod loadbench;
+mod pwa;
 mod setup;
 mod testing;
 
@@ -34,6 +35,15 @@ enum Task {
     Test,
     /// Measure: key derivation, unlock, bundle sizes. One `name: value unit` per line.
     Bench,
+    /// Redraw the PNG icons in pwa/icons/ (committed; a test checks they match).
+    Icons,
+    /// Write DIST/sw.js for the files in DIST (done by every build; the end-to-end tests
+    /// use it to make a "new version" of a copied build).
+    #[command(hide = true)]
+    ServiceWorker { dist: std::path::PathBuf },
+    /// The steps after Trunk (minify, service worker) on DIST, as every build runs them.
+    #[command(hide = true)]
+    FinishBuild { dist: std::path::PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +52,9 @@ fn main() -> ExitCode {
         Task::Run { listen, demo } => build::run(&listen, demo),
         Task::Test => testing::test_all(),
         Task::Bench => bench::bench(),
+        Task::Icons => pwa::write_icons(),
+        Task::FinishBuild { dist } => pwa::finish_build(&dist),
+        Task::ServiceWorker { dist } => pwa::write_service_worker(&dist).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

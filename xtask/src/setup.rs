@@ -123,7 +123,7 @@ pub fn for_build() -> Result {
         false,
     )?;
     ensure_apt(&[("node", "nodejs"), ("npm", "npm")])?;
-    ensure_npm_packages(&root().join("tools"), &["binaryen"])
+    ensure_npm_packages(&root().join("tools"), &["binaryen", "terser"])
 }
 
 /// `npm ci` in `dir` when any of `packages` is missing from its node_modules.

@@ -68,7 +68,7 @@ pub fn estimate_bits(password: &str) -> f64 {
         let step = (w[1] as i64 - w[0] as i64).abs();
         effective += if step <= 1 { 0.25 } else { 1.0 };
     }
-    let lower = password.to_lowercase();
+    let lower = password.to_ascii_lowercase();
     for word in COMMON {
         if lower.contains(word) {
             effective -= word.chars().count() as f64 * 0.75;

@@ -99,6 +99,39 @@ pub struct Settings {
 
 impl Settings {
     pub const AUTO_LOCK_CHOICES: [u32; 6] = [1, 5, 15, 30, 60, 240];
+
+    /// Checks a proxy address typed in Settings: empty means the app's own origin (`None`);
+    /// otherwise `https://host[:port][/path]`, or `http://` for this computer only (browsers
+    /// block plain http from an https page, and anything else would travel unencrypted).
+    /// Returned without a trailing `/`.
+    pub fn parse_proxy_url(input: &str) -> Result<Option<String>, &'static str> {
+        let url = input.trim().trim_end_matches('/');
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let (rest, https) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+            (Some(rest), _) => (rest, true),
+            (_, Some(rest)) => (rest, false),
+            _ => return Err("The proxy address must start with https://"),
+        };
+        let host = rest.split('/').next().unwrap_or("");
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if !name.ends_with(':') && port.parse::<u16>().is_ok() => name,
+            _ => host,
+        };
+        if name.is_empty()
+            || host.contains('@')
+            || url.contains(|c: char| c.is_whitespace() || c == '?' || c == '#' || c == '\\')
+        {
+            return Err("That is not a web address: use e.g. https://proxy.example.com");
+        }
+        if !https && !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(
+                "Use https:// (plain http:// only for this computer: 127.0.0.1 or localhost)",
+            );
+        }
+        Ok(Some(url.to_string()))
+    }
 }
 
 impl Default for Settings {
@@ -159,5 +192,50 @@ mod tests {
         assert_eq!(c.record_id(), "conn/a");
         let back: Connection = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn proxy_addresses() {
+        let ok = |s: &str| Settings::parse_proxy_url(s).unwrap();
+        assert_eq!(ok(""), None);
+        assert_eq!(ok("  "), None);
+        assert_eq!(
+            ok("https://proxy.example.com/"),
+            Some("https://proxy.example.com".into())
+        );
+        assert_eq!(
+            ok(" https://example.com:8443/holdix/ "),
+            Some("https://example.com:8443/holdix".into())
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8181"),
+            Some("http://127.0.0.1:8181".into())
+        );
+        assert_eq!(
+            ok("http://localhost:3000/"),
+            Some("http://localhost:3000".into())
+        );
+        assert_eq!(ok("http://[::1]:8181"), Some("http://[::1]:8181".into()));
+        for bad in [
+            "proxy.example.com",
+            "ftp://proxy.example.com",
+            "javascript:alert(1)",
+            "https://",
+            "https://user:pw@proxy.example.com",
+            "https://proxy.example.com/?x=1",
+            "https://proxy.example.com/#a",
+            "https://proxy example.com",
+            "http://proxy.example.com",
+            "http://192.168.1.10:8181",
+            "http://127.0.0.1.example.com",
+        ] {
+            assert!(
+                Settings::parse_proxy_url(bad).is_err(),
+                "{bad} was accepted"
+            );
+        }
+        assert!(Settings::parse_proxy_url("http://10.0.0.1")
+            .unwrap_err()
+            .contains("https://"));
     }
 }

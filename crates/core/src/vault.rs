@@ -351,7 +351,8 @@ impl VaultMeta {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("VaultMeta serializes")
+        // Strings and byte arrays only: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// Checks the checksum and parses the header, before any key derivation.
@@ -431,7 +432,7 @@ impl OpenVault {
         value: &T,
     ) -> Result<Vec<u8>, VaultError> {
         let json = Zeroizing::new(
-            serde_json::to_vec(value).map_err(|e| VaultError::Encode(e.to_string()))?,
+            serde_json::to_vec(value).map_err(|_| VaultError::Encode("record to JSON".into()))?,
         );
         self.seal(record_id, &json)
     }

@@ -304,11 +304,15 @@ pub fn router(config: Config) -> Router {
         statics: config.static_dir.clone().map(ServeDir::new),
         config,
     });
-    Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .fallback(handle)
-        .with_state(shared)
+    Router::new().fallback(handle).with_state(shared)
 }
+
+/// Added to every file served with `--static`.
+const STATIC_HEADERS: [(header::HeaderName, &str); 3] = [
+    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
 
 /// A JSON error, as every refusal is answered.
 fn refuse(status: StatusCode, error: &str, route: &str) -> Response {
@@ -373,14 +377,24 @@ async fn handle(
             let route = path[exchange.prefix.len() + 1..].to_string();
             forward(&shared, exchange, &route, peer, req).await
         }
+    } else if path == "/healthz" {
+        // Also answered cross-origin: the app polls it to notice the proxy is back.
+        "ok".into_response()
     } else if let (Some(dir), true) = (
         shared.statics.clone(),
         matches!(method, Method::GET | Method::HEAD),
     ) {
-        match tower::ServiceExt::oneshot(dir, req).await {
+        let mut response = match tower::ServiceExt::oneshot(dir, req).await {
             Ok(r) => r.into_response(),
             Err(e) => match e {},
+        };
+        // The app ships its Content-Security-Policy in index.html; frame-ancestors only
+        // works as a header, and these two are header-only too.
+        let h = response.headers_mut();
+        for (name, value) in STATIC_HEADERS {
+            h.insert(name, HeaderValue::from_static(value));
         }
+        response
     } else {
         refuse(StatusCode::NOT_FOUND, "unknown exchange", &path)
     };

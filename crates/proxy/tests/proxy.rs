@@ -399,6 +399,12 @@ async fn serves_the_app_and_never_forwards_its_paths() {
     let (status, resp) = raw(h.proxy, "GET /", "", b"").await;
     assert_eq!(status, 200);
     assert!(resp.contains("<title>Holdix</title>"));
+    assert_eq!(
+        header_of(&resp, "content-security-policy"),
+        Some("frame-ancestors 'none'")
+    );
+    assert_eq!(header_of(&resp, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header_of(&resp, "referrer-policy"), Some("no-referrer"));
     assert_eq!(raw(h.proxy, "GET /missing.js", "", b"").await.0, 404);
     assert_eq!(raw(h.proxy, "POST /index.html", "", b"").await.0, 404);
     assert_eq!(h.sim.stats().requests, 0);
@@ -575,4 +581,32 @@ async fn batch_checks_every_item_like_a_direct_request() {
     .await;
     assert_eq!(evil.0, 403);
     assert_eq!(h.sim.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn health_check_answers_allowed_origins_only() {
+    let h = start(|_| {}).await;
+    let (status, resp) = raw(
+        h.proxy,
+        "GET /healthz",
+        "Origin: http://127.0.0.1:4000\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(resp.ends_with("ok"), "{resp}");
+    assert_eq!(
+        header_of(&resp, "access-control-allow-origin"),
+        Some("http://127.0.0.1:4000")
+    );
+    let (status, resp) = raw(
+        h.proxy,
+        "GET /healthz",
+        "Origin: https://evil.example\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(header_of(&resp, "access-control-allow-origin"), None);
+    assert_eq!(h.sim.stats().requests, 0);
 }
