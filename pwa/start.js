@@ -14,9 +14,9 @@ if ('serviceWorker' in navigator) {
     const offer = () => {
       if (registration.waiting && sw.controller) banner.hidden = false;
     };
-    registration.addEventListener('updatefound', () => {
-      registration.installing?.addEventListener('statechange', offer);
-    });
+    const track = (worker) => worker?.addEventListener('statechange', offer);
+    track(registration.installing);
+    registration.addEventListener('updatefound', () => track(registration.installing));
     offer();
     banner.querySelector('button').addEventListener('click', () => {
       reloading = true;

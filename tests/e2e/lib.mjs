@@ -2,6 +2,11 @@
 // console errors, read every kind of browser storage.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 export const BASE_URL = process.env.HOLDIX_BASE_URL;
 if (!BASE_URL) throw new Error('HOLDIX_BASE_URL is not set: run these through `cargo xtask test`');
@@ -9,34 +14,132 @@ if (!BASE_URL) throw new Error('HOLDIX_BASE_URL is not set: run these through `c
 export const PASSWORD = 'correct horse battery staple 42';
 export const NEW_PASSWORD = 'tangerine vortex quilt 1987';
 
+const CHROMIUM = {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+  ],
+};
+
 export async function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-    ],
-  });
+  return chromium.launch(CHROMIUM);
 }
 
-/** A fresh page (own profile) that records console errors and uncaught exceptions. */
-export async function openApp(browser, { viewport } = {}) {
-  const context = await browser.newContext(viewport ? { viewport } : {});
-  const page = await context.newPage();
+/** Records console errors, uncaught exceptions and Content-Security-Policy violations (the
+ *  listener runs before the app's own scripts) as `page.problems`. */
+async function watch(context, page) {
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'}`);
+    });
+  });
   const problems = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.problems = problems;
-  await page.goto(BASE_URL);
+  watched.push(page);
+}
+
+const watched = [];
+
+/** For `afterEach` in every file: no page opened since the last call reported a
+ *  Content-Security-Policy violation (ours or Chromium's own "Refused to …" line). */
+export function assertNoCspViolations() {
+  const lines = watched.flatMap((p) => p.problems.filter((x) => /CSP violation|Content Security Policy/.test(x)));
+  watched.length = 0;
+  assert.deepEqual(lines, [], 'Content-Security-Policy violations');
+}
+
+/** A fresh page (own incognito profile), watched by `watch`; `url: null` opens nothing. */
+export async function openApp(browser, { viewport, url = BASE_URL } = {}) {
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  const page = await context.newPage();
+  await watch(context, page);
+  if (url) await page.goto(url);
   return { context, page };
 }
 
-/** No console error or uncaught exception; `httpErrors` tolerates Chromium's own lines for
- *  error responses that the test provoked on purpose. */
-export function assertNoProblems(page, { httpErrors = false } = {}) {
+/** A page in a fresh on-disk profile of its own browser: what an installed PWA gets
+ *  (Chromium refuses installation and persistent storage to incognito profiles). */
+export async function openProfile(url) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdix-profile-'));
+  const context = await chromium.launchPersistentContext(dir, CHROMIUM);
+  const page = context.pages()[0] ?? await context.newPage();
+  await watch(context, page);
+  await page.goto(url);
+  const close = async () => { await context.close(); fs.rmSync(dir, { recursive: true, force: true }); };
+  return { context, page, close };
+}
+
+/** No console error, uncaught exception or CSP violation. `httpErrors` tolerates Chromium's
+ *  own lines for error responses the test provoked; `netErrors` its lines for servers the
+ *  test stopped on purpose. */
+export function assertNoProblems(page, { httpErrors = false, netErrors = false } = {}) {
   const browserHttpLine = /^console: Failed to load resource: the server responded with a status of \d+/;
-  const problems = page.problems.filter((p) => !(httpErrors && browserHttpLine.test(p)));
+  const browserNetLine = /^console: Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|FAILED)/;
+  const problems = page.problems.filter((p) => !(httpErrors && browserHttpLine.test(p))
+    && !(netErrors && browserNetLine.test(p)));
   assert.deepEqual(problems, [], 'the page logged errors');
+}
+
+/** A free loopback port. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)); });
+  });
+}
+
+/** Starts the real `holdix-proxy` binary (`HOLDIX_PROXY_BIN`) on 127.0.0.1:`port`, with OKX
+ *  sent to the simulator; `staticDir` also serves the app. Resolves when /healthz answers. */
+export async function startProxy({ port, staticDir, cwd, env = {} }) {
+  const bin = process.env.HOLDIX_PROXY_BIN;
+  if (!bin) throw new Error('HOLDIX_PROXY_BIN is not set: run these through `cargo xtask test`');
+  port ??= await freePort();
+  const args = ['--listen', `127.0.0.1:${port}`, '--upstream', `okx=${process.env.HOLDIX_SIM_URL}`];
+  if (staticDir) args.push('--static', staticDir);
+  const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`holdix-proxy exited: ${log}`);
+    try { if ((await fetch(`${url}/healthz`)).ok) break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL'); // as abrupt as a crash: nothing may depend on a clean exit
+  });
+  return { url, port, stop, log: () => log };
+}
+
+/** Every file and folder under `dir` with its size and modification time. */
+export function dirState(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = fs.statSync(p);
+      out.push(`${path.relative(dir, p)} ${st.isDirectory() ? 'dir' : st.size} ${st.mtimeMs}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Files of a built app, `/`-separated and sorted, without the service worker. */
+export function appFiles(dist) {
+  return dirState(dist)
+    .map((line) => line.split(' '))
+    .filter(([, kind]) => kind !== 'dir')
+    .map(([rel]) => rel.split(path.sep).join('/'))
+    .filter((f) => f !== 'sw.js')
+    .sort();
 }
 
 export async function createVault(page, password = PASSWORD) {
@@ -95,4 +198,37 @@ export function assertAbsent(records, secrets) {
     const forms = [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('hex')];
     for (const form of forms) assert.ok(!dump.includes(form), `a secret was found in browser storage (${form.slice(0, 4)}…)`);
   }
+}
+
+
+/** Demo key N of the simulator's fixture (crates/sim/fixtures/demo.json). */
+export const key = (n, extra = {}) => ({
+  key: `d2a1f5e0-0000-4000-8000-00000000000${n}`,
+  secret: `DEMO-SECRET-${n}-7f3c9a1b2e4d`,
+  passphrase: `Demo-Passphrase-${n}`,
+  ...extra,
+});
+
+/** Sets the simulator's faults (rate limits off unless asked). */
+export async function faults(f) {
+  const r = await fetch(`${process.env.HOLDIX_SIM_URL}/__sim/faults`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rate_limits: false, ...f }),
+  });
+  assert.equal(r.status, 204);
+}
+
+/** Fills and submits the Connect dialog; resolves when it closed or refused. */
+export async function connect(page, k, { label, demo = false } = {}) {
+  if (await page.getByTestId('connect-form').count() === 0) await page.getByTestId('open-connect').click();
+  if (label) await page.locator('#conn-label').fill(label);
+  await page.locator('#api-key').fill(`  ${k.key} `); // pasted values are trimmed
+  await page.locator('#api-secret').fill(k.secret);
+  await page.locator('#api-passphrase').fill(k.passphrase);
+  if (demo !== await page.locator('#demo').isChecked()) await page.locator('#demo').click();
+  await page.getByTestId('connect').click();
+  // Done when the dialog closed (connected) or its button reads "Connect" again (refused).
+  await page.waitForFunction(() => {
+    const b = document.querySelector('[data-testid=connect]');
+    return !b || b.textContent.trim() === 'Connect';
+  });
 }

@@ -1,43 +1,14 @@
 // OKX end to end, as a new user would: connect through the proxy to the exchange
 // simulator, see exactly the fixture's portfolio, reload, and meet every error the dialog
 // must explain. Fixture: crates/sim/fixtures/demo.json.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, openApp, assertNoProblems, createVault, unlock, readAllStorage, assertAbsent, PASSWORD,
+  assertNoCspViolations, key, faults, connect,
 } from './lib.mjs';
 
 const SIM = process.env.HOLDIX_SIM_URL;
-if (!SIM) throw new Error('HOLDIX_SIM_URL is not set: run these through `cargo xtask test`');
-
-const key = (n, extra = {}) => ({
-  key: `d2a1f5e0-0000-4000-8000-00000000000${n}`,
-  secret: `DEMO-SECRET-${n}-7f3c9a1b2e4d`,
-  passphrase: `Demo-Passphrase-${n}`,
-  ...extra,
-});
-
-async function faults(f) {
-  const r = await fetch(`${SIM}/__sim/faults`, {
-    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rate_limits: false, ...f }),
-  });
-  assert.equal(r.status, 204);
-}
-
-async function connect(page, k, { label, demo = false } = {}) {
-  if (await page.getByTestId('connect-form').count() === 0) await page.getByTestId('open-connect').click();
-  if (label) await page.locator('#conn-label').fill(label);
-  await page.locator('#api-key').fill(`  ${k.key} `); // pasted values are trimmed
-  await page.locator('#api-secret').fill(k.secret);
-  await page.locator('#api-passphrase').fill(k.passphrase);
-  if (demo !== await page.locator('#demo').isChecked()) await page.locator('#demo').click();
-  await page.getByTestId('connect').click();
-  // Done when the dialog closed (connected) or its button reads "Connect" again (refused).
-  await page.waitForFunction(() => {
-    const b = document.querySelector('[data-testid=connect]');
-    return !b || b.textContent.trim() === 'Connect';
-  });
-}
 
 async function storedConnections(page) {
   return (await readAllStorage(page)).filter((r) => r.where === 'indexeddb:holdix/records' && r.key.startsWith('conn/'));
@@ -46,6 +17,7 @@ async function storedConnections(page) {
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
+afterEach(assertNoCspViolations);
 beforeEach(async () => {
   await faults({});
   assert.equal((await fetch(`${SIM}/__sim/reset`, { method: 'POST' })).status, 204);

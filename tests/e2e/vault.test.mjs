@@ -1,15 +1,17 @@
 // The vault as a user meets it: create, reload, wrong password, unlock, lock, change password,
 // damaged data, erase, auto-lock. Each test starts with a fresh browser profile.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, openApp, assertNoProblems, createVault, unlock, readAllStorage, assertAbsent,
   PASSWORD, NEW_PASSWORD,
+  assertNoCspViolations,
 } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
+afterEach(assertNoCspViolations);
 
 test('create vault, reload, wrong password, right password, lock, unlock', async () => {
   const { context, page } = await openApp(browser);

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the three layers, each with its summary, then one closing line.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::build::{build_app, build_proxy, free_addr, start_app, start_sim, Service};
@@ -127,16 +128,16 @@ fn e2e_files() -> Result<Vec<String>> {
 }
 
 fn end_to_end() -> Outcome {
-    let prepared = (|| -> Result<(Service, Service, Vec<String>)> {
+    let prepared = (|| -> Result<(Service, Service, Vec<String>, PathBuf, PathBuf)> {
         setup::for_browser()?;
         let dist = build_app()?;
         let proxy = build_proxy()?;
         let sim = start_sim(&[])?;
         let upstream = format!("okx={}", sim.url);
         let server = start_app(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
-        Ok((sim, server, e2e_files()?))
+        Ok((sim, server, e2e_files()?, dist, proxy))
     })();
-    let (sim, server, files) = match prepared {
+    let (sim, server, files, dist, proxy) = match prepared {
         Ok(p) => p,
         Err(e) => return failed_setup("end-to-end", e),
     };
@@ -147,6 +148,10 @@ fn end_to_end() -> Outcome {
             .args(&files)
             .env("HOLDIX_BASE_URL", &server.url)
             .env("HOLDIX_SIM_URL", &sim.url)
+            // For the tests that run their own servers (pwa.test.mjs).
+            .env("HOLDIX_DIST", &dist)
+            .env("HOLDIX_PROXY_BIN", &proxy)
+            .env("HOLDIX_XTASK", std::env::current_exe().unwrap_or_default())
             .current_dir(root().join("tests/e2e")),
     );
     drop(server);

@@ -1,0 +1,313 @@
+// The installable, offline-capable app on any static host, and zero server storage:
+// manifest and installability, the service worker and its precache, offline reload → unlock
+// → last snapshot, the update banner after a rebuild, the Content-Security-Policy, and a
+// full session whose requests go only to the app's host and the configured proxy.
+// Each test starts its own servers (the real holdix-proxy binary) so it can stop them.
+import { test, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  launch, openApp, openProfile, assertNoProblems, assertNoCspViolations, createVault, unlock,
+  connect, key, faults, startProxy, freePort, dirState, appFiles, PASSWORD,
+} from './lib.mjs';
+
+const DIST = process.env.HOLDIX_DIST;
+const SIM = process.env.HOLDIX_SIM_URL;
+if (!DIST || !SIM) throw new Error('HOLDIX_DIST / HOLDIX_SIM_URL are not set: run these through `cargo xtask test`');
+const FIXTURE_TOTAL = '$60,286.50';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+beforeEach(async () => {
+  await faults({});
+  assert.equal((await fetch(`${SIM}/__sim/reset`, { method: 'POST' })).status, 204);
+});
+afterEach(assertNoCspViolations);
+
+const tempDir = (name) => fs.mkdtempSync(path.join(os.tmpdir(), `holdix-${name}-`));
+
+/** Resolves once a service worker controls the page and has finished precaching. */
+async function serviceWorkerInControl(page) {
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+}
+
+async function cachedFiles(page) {
+  return page.evaluate(async () => {
+    const out = {};
+    for (const name of await caches.keys()) {
+      const cache = await caches.open(name);
+      out[name] = (await cache.keys()).map((r) => new URL(r.url).pathname);
+    }
+    return out;
+  });
+}
+
+test('installable: manifest parsed without errors, real icons, service worker active, precache = dist', async () => {
+  const server = await startProxy({ staticDir: DIST });
+  const { page, context, close } = await openProfile(`${server.url}/`);
+  try {
+    await page.getByTestId('create-form').waitFor();
+    await serviceWorkerInControl(page);
+
+    const cdp = await context.newCDPSession(page);
+    const manifest = await cdp.send('Page.getAppManifest');
+    assert.equal(manifest.url, `${server.url}/manifest.webmanifest`);
+    assert.deepEqual(manifest.errors, []);
+    const m = JSON.parse(manifest.data);
+    assert.equal(m.name, 'Holdix — crypto portfolio tracker');
+    assert.equal(m.short_name, 'Holdix');
+    assert.equal(m.display, 'standalone');
+    assert.equal(m.start_url, './');
+    assert.equal(m.scope, './');
+    assert.match(m.theme_color, /^#[0-9a-f]{6}$/);
+    assert.match(m.background_color, /^#[0-9a-f]{6}$/);
+    assert.ok(m.description.length > 20);
+    assert.deepEqual(m.icons.map((i) => [i.sizes, i.purpose]), [['192x192', 'any'], ['512x512', 'maskable']]);
+    // Each icon is a PNG the browser decodes at its stated size.
+    for (const icon of m.icons) {
+      const size = await page.evaluate(async (src) => {
+        const bitmap = await createImageBitmap(await (await fetch(src)).blob());
+        return `${bitmap.width}x${bitmap.height}`;
+      }, icon.src);
+      assert.equal(size, icon.sizes, icon.src);
+    }
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(installabilityErrors, []);
+
+    // The precache holds exactly the built files (every hashed one included), in one cache.
+    const files = appFiles(DIST);
+    const hashed = files.filter((f) => /-[0-9a-f]{8,16}(_bg)?\.\w+$/.test(f));
+    assert.ok(hashed.length >= 4, `hashed files in dist: ${hashed}`);
+    const caches = await cachedFiles(page);
+    assert.equal(Object.keys(caches).length, 1, JSON.stringify(caches));
+    const [name] = Object.keys(caches);
+    assert.match(name, /^holdix-[0-9a-f]{16}$/);
+    assert.deepEqual(caches[name].map((p) => p.slice(1)).sort(), files);
+    const sw = fs.readFileSync(path.join(DIST, 'sw.js'), 'utf8');
+    assert.ok(sw.includes(`const VERSION = '${name.slice('holdix-'.length)}'`));
+    assertNoProblems(page);
+  } finally {
+    await close();
+    await server.stop();
+  }
+});
+
+test('Content-Security-Policy: shipped in index.html and as headers, and enforced', async () => {
+  const server = await startProxy({ staticDir: DIST });
+  try {
+    const response = await fetch(`${server.url}/`);
+    assert.equal(response.headers.get('content-security-policy'), "frame-ancestors 'none'");
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+    const html = await response.text();
+    const meta = html.match(/<meta[^>]*http-equiv="?Content-Security-Policy[^>]*>/i)[0];
+    const policy = meta.match(/content="([^"]+)"/)[1];
+    const directives = Object.fromEntries(policy.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    assert.deepEqual(directives['default-src'], ["'self'"]);
+    assert.deepEqual(directives['script-src'], ["'self'", "'wasm-unsafe-eval'"]);
+    assert.deepEqual(directives['object-src'], ["'none'"]);
+    assert.deepEqual(directives['base-uri'], ["'none'"]);
+    assert.equal(directives['connect-src'][0], "'self'");
+    assert.ok(!policy.includes('unsafe-inline'));
+    assert.ok(!/<script(?![^>]*\ssrc=)[^>]*>/.test(html), 'no inline script in index.html');
+    assert.ok(!/\sstyle=/.test(html), 'no inline style in index.html');
+
+    const { page, context } = await openApp(browser, { url: `${server.url}/` });
+    await createVault(page);
+    // Inline script and inline style are refused, and the refusal is reported as a problem.
+    const ran = await page.evaluate(async () => {
+      const s = document.createElement('script');
+      s.textContent = 'window.inlineRan = true';
+      document.head.append(s);
+      document.body.setAttribute('style', 'background: red');
+      await new Promise((r) => setTimeout(r, 100));
+      return [window.inlineRan === true, getComputedStyle(document.body).backgroundColor];
+    });
+    assert.equal(ran[0], false, 'an inline script ran');
+    assert.notEqual(ran[1], 'rgb(255, 0, 0)', 'an inline style applied');
+    const violations = page.problems.filter((p) => p.includes('CSP violation'));
+    assert.ok(violations.some((v) => v.includes('script-src-elem')), JSON.stringify(page.problems));
+    assert.ok(violations.some((v) => v.includes('style-src-attr')), JSON.stringify(page.problems));
+    await page.waitForTimeout(300); // Chromium's own "Refused to …" lines arrive too
+    page.problems.length = 0; // provoked on purpose: the check after this test must not see them
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('offline: server and proxy stopped → reload from cache → unlock → "Offline — as of"; back → Refresh works', async () => {
+  const port = await freePort();
+  let server = await startProxy({ port, staticDir: DIST });
+  const { page, context } = await openApp(browser, { url: `${server.url}/` });
+  try {
+    await createVault(page);
+    await connect(page, key(1));
+    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    await serviceWorkerInControl(page);
+    const asOf = (await page.getByTestId('as-of').textContent()).replace('As of ', '');
+
+    await server.stop();
+    await page.reload();
+    await unlock(page, PASSWORD);
+    await page.getByTestId('dashboard').waitFor();
+    await page.getByTestId('as-of').getByText(`Offline — as of ${asOf}`).waitFor();
+    assert.equal(await page.getByTestId('total').textContent(), FIXTURE_TOTAL);
+    assert.equal(await page.getByTestId('refresh').isDisabled(), true);
+    assert.match(await page.getByTestId('offline-note').textContent(), /proxy at http:\/\/127\.0\.0\.1:\d+ cannot be reached/);
+
+    server = await startProxy({ port, staticDir: DIST });
+    await page.waitForFunction(() => !document.querySelector('[data-testid=refresh]').disabled, null, { timeout: 15_000 });
+    assert.equal(await page.getByTestId('offline-note').count(), 0);
+    await page.getByTestId('refresh').click();
+    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    assert.match(await page.getByTestId('as-of').textContent(), /^As of /);
+    assertNoProblems(page, { netErrors: true });
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
+
+test('update: after a rebuild, "New version available — Reload" appears and Reload starts the new version', async () => {
+  const copy = tempDir('dist');
+  fs.cpSync(DIST, copy, { recursive: true });
+  const server = await startProxy({ staticDir: copy });
+  const { page, context } = await openApp(browser, { url: `${server.url}/` });
+  try {
+    await page.getByTestId('create-form').waitFor();
+    await serviceWorkerInControl(page);
+    assert.equal(await page.locator('#update').isHidden(), true);
+    const [before] = Object.keys(await cachedFiles(page));
+
+    // A rebuild: index.html changes, and the build step writes a new service worker.
+    const index = path.join(copy, 'index.html');
+    fs.writeFileSync(index, fs.readFileSync(index, 'utf8').replace('<title>', '<meta name="holdix-build" content="2" /><title>'));
+    execFileSync(process.env.HOLDIX_XTASK, ['service-worker', copy]);
+
+    await page.reload();
+    await page.locator('#update').getByText('New version available').waitFor({ timeout: 15_000 });
+    await Promise.all([page.waitForEvent('load'), page.getByTestId('update-reload').click()]);
+    await page.getByTestId('create-form').waitFor();
+    assert.equal(await page.locator('meta[name=holdix-build]').count(), 1);
+    const after = Object.keys(await cachedFiles(page));
+    assert.equal(after.length, 1, 'the old cache is removed on activate');
+    assert.notEqual(after[0], before);
+    assert.equal(await page.locator('#update').isHidden(), true);
+    assertNoProblems(page);
+  } finally {
+    await context.close();
+    await server.stop();
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+});
+
+test('persistent storage: requested after the vault is created; status and usage in Settings', async () => {
+  const server = await startProxy({ staticDir: DIST });
+  const { page, context, close } = await openProfile(`${server.url}/`);
+  try {
+    await createVault(page);
+    // Chromium did not grant it to a site it does not know: the user is told.
+    await page.getByTestId('eviction-note').waitFor();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByTestId('storage-status').getByText('Not persistent').waitFor();
+    await page.getByTestId('storage-usage').getByText(/^Holdix uses \d+\.\d MB on this device/).waitFor();
+
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Browser.setPermission', { permission: { name: 'persistent-storage' }, setting: 'granted' });
+    await page.getByRole('button', { name: 'Ask for persistent storage' }).click();
+    await page.getByTestId('storage-status').getByText('Persistent: the browser will not delete').waitFor();
+    assert.equal(await page.evaluate(() => navigator.storage.persisted()), true);
+    await page.getByRole('button', { name: 'Dashboard' }).click();
+    await page.getByTestId('dashboard').waitFor();
+    assert.equal(await page.getByTestId('eviction-note').count(), 0);
+    assertNoProblems(page);
+  } finally {
+    await close();
+    await server.stop();
+  }
+});
+
+/** The built app as plain files from a plain Node static server, under a sub-folder. */
+async function staticHost(dist, prefix) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.webmanifest': 'application/manifest+json' };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let rel = url.pathname.startsWith(prefix) ? decodeURIComponent(url.pathname.slice(prefix.length)) : null;
+    if (rel === '') rel = 'index.html';
+    const file = rel && path.join(dist, rel);
+    if (!file || !file.startsWith(dist) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}${prefix}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('zero server storage: static host + separate proxy; requests go only there; proxy keeps nothing; restart loses nothing', async () => {
+  const host = await staticHost(DIST, '/holdix/');
+  const proxyCwd = tempDir('proxy-cwd');
+  const proxyTmp = tempDir('proxy-tmp');
+  const proxyPort = await freePort();
+  const runProxy = () => startProxy({ port: proxyPort, cwd: proxyCwd, env: { TMPDIR: proxyTmp, TMP: proxyTmp, TEMP: proxyTmp } });
+  let proxy = await runProxy();
+  const before = [dirState(proxyCwd), dirState(proxyTmp)];
+  const { page, context } = await openApp(browser, { url: null });
+  const requests = [];
+  const fromServiceWorker = [];
+  context.on('request', (r) => requests.push(r.url()));
+  context.on('response', (r) => { if (r.fromServiceWorker()) fromServiceWorker.push(r.url()); });
+  try {
+    await page.goto(host.url);
+    await createVault(page);
+    // One build, any host: the proxy address is a setting of the vault.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.locator('#proxy-url').fill('http://192.168.1.10:8181');
+    await page.getByRole('button', { name: 'Save proxy address' }).click();
+    await page.getByTestId('proxy-status').getByText('Use https://').waitFor();
+    await page.locator('#proxy-url').fill(`${proxy.url}/`);
+    await page.getByRole('button', { name: 'Save proxy address' }).click();
+    await page.getByTestId('proxy-status').getByText(`Saved. The proxy at ${proxy.url} answers.`).waitFor();
+    await page.getByRole('button', { name: 'Dashboard' }).click();
+    await connect(page, key(1));
+    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    assert.equal(await page.getByTestId('total').textContent(), FIXTURE_TOTAL);
+
+    // The proxy restarts mid-session: nothing is lost, the next refresh works.
+    await proxy.stop();
+    proxy = await runProxy();
+    await page.getByTestId('refresh').click();
+    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    await page.getByTestId('lock').click();
+    await unlock(page, PASSWORD);
+    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    assert.equal(await page.getByTestId('total').textContent(), FIXTURE_TOTAL);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    assert.equal(await page.locator('#proxy-url').inputValue(), proxy.url);
+
+    const origins = new Set(requests.map((u) => new URL(u).origin));
+    assert.deepEqual([...origins].sort(), [new URL(host.url).origin, proxy.url].sort(), requests.join('\n'));
+    assert.ok(requests.some((u) => u.startsWith(`${proxy.url}/batch`)), 'the refresh went through the proxy');
+    // The service worker answered app files only and cached nothing else.
+    assert.ok(fromServiceWorker.every((u) => u.startsWith(host.url)), fromServiceWorker.join('\n'));
+    const cached = Object.values(await cachedFiles(page)).flat();
+    assert.deepEqual(cached.map((p) => p.slice('/holdix/'.length)).sort(), appFiles(DIST));
+    assert.deepEqual([dirState(proxyCwd), dirState(proxyTmp)], before, 'the proxy wrote files');
+    assert.deepEqual(before, [[], []]);
+    assertNoProblems(page, { netErrors: true });
+  } finally {
+    await context.close();
+    await proxy.stop();
+    await host.close();
+    fs.rmSync(proxyCwd, { recursive: true, force: true });
+    fs.rmSync(proxyTmp, { recursive: true, force: true });
+  }
+});
