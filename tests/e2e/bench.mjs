@@ -4,28 +4,22 @@
 // - refresh_ms: unlocked → all 3 OKX connections refreshed and painted, with the simulator
 //   answering every request after LATENCY_MS; refresh_chain_ms: the longest chain of
 //   dependent requests (server time, then the batch) × LATENCY_MS.
-import { launch, openApp, createVault, PASSWORD } from './lib.mjs';
+// - cold_load_ms: navigation → unlock screen painted, nothing cached (no service worker, empty
+//   HTTP cache), served from 127.0.0.1; offline_load_ms: the same with the network off, every
+//   file from the service worker's cache.
+import { launch, openApp, createVault, connect, key, faults, PASSWORD } from './lib.mjs';
 
 const ROUNDS = 7;
 const LATENCY_MS = 200;
 const CHAIN = 2;
-const SIM = process.env.HOLDIX_SIM_URL;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const faults = (f) => fetch(`${SIM}/__sim/faults`, {
-  method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rate_limits: false, ...f }),
-});
 
 const browser = await launch();
 const { page } = await openApp(browser);
 await createVault(page);
 await faults({});
 for (const n of [1, 2, 3]) {
-  await page.getByTestId('open-connect').click();
-  await page.locator('#conn-label').fill(`OKX ${n}`);
-  await page.locator('#api-key').fill(`d2a1f5e0-0000-4000-8000-00000000000${n}`);
-  await page.locator('#api-secret').fill(`DEMO-SECRET-${n}-7f3c9a1b2e4d`);
-  await page.locator('#api-passphrase').fill(`Demo-Passphrase-${n}`);
-  await page.getByTestId('connect').click();
+  await connect(page, key(n), { label: `OKX ${n}` });
   await page.getByTestId(`status-OKX ${n}`).getByText('Up to date').waitFor();
 }
 
@@ -64,6 +58,41 @@ for (let i = 0; i < ROUNDS; i++) {
   refresh.push(r);
 }
 await faults({});
+
+// Loads: one profile with a vault; rounds alternate cold and offline loads.
+const loads = await openApp(browser, { url: null });
+await loads.context.addInitScript(() => {
+  const seen = new MutationObserver(() => {
+    if (document.querySelector('[data-testid=unlock-form]')) {
+      seen.disconnect();
+      requestAnimationFrame(() => setTimeout(() => { window.unlockPaintedMs = performance.now(); }, 0));
+    }
+  });
+  seen.observe(document, { childList: true, subtree: true });
+});
+const cdp = await loads.context.newCDPSession(loads.page);
+await loads.page.goto(process.env.HOLDIX_BASE_URL);
+await createVault(loads.page);
+const loadOnce = async () => {
+  await loads.page.reload();
+  await loads.page.waitForFunction(() => window.unlockPaintedMs);
+  return loads.page.evaluate(() => window.unlockPaintedMs);
+};
+const cold = [];
+const offline = [];
+for (let i = 0; i < ROUNDS; i++) {
+  await loads.page.evaluate(async () => {
+    for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
+    for (const k of await caches.keys()) await caches.delete(k);
+  });
+  await cdp.send('Network.clearBrowserCache');
+  cold.push(await loadOnce());
+  await loads.page.evaluate(() => navigator.serviceWorker.ready);
+  await loads.page.waitForFunction(() => navigator.serviceWorker.controller);
+  await loads.context.setOffline(true);
+  offline.push(await loadOnce());
+  await loads.context.setOffline(false);
+}
 await browser.close();
 
 console.log(`kdf_ms: ${median(kdf).toFixed(0)} ms`);
@@ -72,3 +101,5 @@ console.log(`unlock_over_kdf: ${(median(unlock) / median(kdf)).toFixed(2)} ratio
 console.log(`refresh_ms: ${median(refresh).toFixed(0)} ms`);
 console.log(`refresh_chain_ms: ${CHAIN * LATENCY_MS} ms`);
 console.log(`refresh_over_chain: ${(median(refresh) / (CHAIN * LATENCY_MS)).toFixed(2)} ratio`);
+console.log(`cold_load_ms: ${median(cold).toFixed(0)} ms`);
+console.log(`offline_load_ms: ${median(offline).toFixed(0)} ms`);

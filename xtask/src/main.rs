@@ -33,7 +33,8 @@ enum Task {
     },
     /// Set up what is missing and run every test layer: native, browser, end-to-end.
     Test,
-    /// Measure: key derivation, unlock, bundle sizes. One `name: value unit` per line.
+    /// Measure: key derivation, unlock, refresh, loads, bundle sizes, proxy throughput. One
+    /// `name: value unit` per line.
     Bench,
     /// Redraw the PNG icons in pwa/icons/ (committed; a test checks they match).
     Icons,
