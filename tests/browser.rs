@@ -246,3 +246,24 @@ async fn no_secret_in_plaintext_anywhere_in_the_browser() {
         assert!(!dump.contains(secret), "a secret is stored in plaintext");
     }
 }
+
+/// The storage glue Settings uses: usage grows when the vault writes, persistence is a yes or
+/// no (never a thrown error), and the network flag reads.
+#[wasm_bindgen_test]
+async fn storage_usage_and_persistence_answer() {
+    use holdix::browser::{online, persistent_storage, storage_usage};
+    let store = fresh("holdix-test-usage").await;
+    let before = storage_usage().await.expect("the browser estimates usage");
+    let blob = vec![7u8; 256 * 1024];
+    store
+        .write(Batch::default().put("blob", blob))
+        .await
+        .unwrap();
+    let after = storage_usage().await.expect("the browser estimates usage");
+    assert!(
+        after > before,
+        "usage {before} → {after} after writing 256 KiB"
+    );
+    assert!(persistent_storage(false).await.is_some());
+    assert!(online());
+}
