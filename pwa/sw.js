@@ -2,7 +2,8 @@
 // VERSION is a digest of dist's files and PRECACHE lists every one of them, so the cache
 // always holds exactly one consistent build.
 //
-// - Hashed files (name-<hex>.ext) never change: cache first.
+// - Hashed files (name-<8 to 16 hex: Trunk drops leading zeros>.ext) never change:
+//   cache first.
 // - index.html, the manifest, the loader and the icons: network first (4 s), cache when
 //   offline, so a new build is seen at once.
 // - Anything else (the proxy, exchanges, other origins) is not touched: no respondWith,
@@ -10,7 +11,7 @@
 const VERSION = '__VERSION__';
 const PRECACHE = ['__PRECACHE__'];
 const CACHE = `holdix-${VERSION}`;
-const HASHED = /-[0-9a-f]{8,16}(_bg)?\.\w+$/; // Trunk drops leading zeros
+const HASHED = /-[0-9a-f]{8,16}(_bg)?\.\w+$/;
 const scope = new URL(self.registration.scope);
 
 self.addEventListener('install', (event) => {

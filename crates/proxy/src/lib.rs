@@ -307,11 +307,13 @@ pub fn router(config: Config) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-/// Added to every file served with `--static`.
-const STATIC_HEADERS: [(header::HeaderName, &str); 3] = [
+/// Added to every file served with `--static`. `no-cache` makes the browser revalidate
+/// (a cheap 304), so a new build is seen at once; offline, the service worker answers.
+const STATIC_HEADERS: [(header::HeaderName, &str); 4] = [
     (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-cache"),
 ];
 
 /// A JSON error, as every refusal is answered.

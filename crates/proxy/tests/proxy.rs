@@ -405,6 +405,7 @@ async fn serves_the_app_and_never_forwards_its_paths() {
     );
     assert_eq!(header_of(&resp, "x-content-type-options"), Some("nosniff"));
     assert_eq!(header_of(&resp, "referrer-policy"), Some("no-referrer"));
+    assert_eq!(header_of(&resp, "cache-control"), Some("no-cache"));
     assert_eq!(raw(h.proxy, "GET /missing.js", "", b"").await.0, 404);
     assert_eq!(raw(h.proxy, "POST /index.html", "", b"").await.0, 404);
     assert_eq!(h.sim.stats().requests, 0);
