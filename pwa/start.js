@@ -2,9 +2,19 @@
 // replaces Trunk's inline loader), then registers the service worker and shows
 // "New version available — Reload" when a new build is waiting.
 const tag = document.querySelector('script[data-app-js]');
-const bindings = await import(tag.dataset.appJs);
-await bindings.default({ module_or_path: tag.dataset.appWasm });
-window.wasmBindings = bindings;
+try {
+  const bindings = await import(tag.dataset.appJs);
+  await bindings.default({ module_or_path: tag.dataset.appWasm });
+  window.wasmBindings = bindings;
+} catch (e) {
+  // Nothing is stored by loading, so nothing is lost: say what happened and what to do.
+  const p = document.createElement('p');
+  p.className = 'load-error';
+  p.setAttribute('role', 'alert');
+  p.textContent = `Holdix could not start (${e.message}). Check your connection and reload the page; your vault is not affected.`;
+  document.body.append(p);
+  throw e;
+}
 
 if ('serviceWorker' in navigator) {
   const sw = navigator.serviceWorker;
@@ -18,6 +28,10 @@ if ('serviceWorker' in navigator) {
     track(registration.installing);
     registration.addEventListener('updatefound', () => track(registration.installing));
     offer();
+    // Look for a new build now and hourly (browsers only check on some navigations).
+    const check = () => registration.update().catch(() => {});
+    check();
+    setInterval(check, 3600 * 1000);
     banner.querySelector('button').addEventListener('click', () => {
       reloading = true;
       registration.waiting?.postMessage('skip-waiting');

@@ -6,6 +6,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::portfolio::went_offline;
 use super::use_ctx;
 use super::vault::{EraseVault, PasswordField};
 use crate::browser::{next_paint, origin, persistent_storage, storage_usage};
@@ -104,7 +105,11 @@ fn Proxy() -> impl IntoView {
                     .with_untracked(|s| s.proxy_url.clone().unwrap_or_default()),
             );
             let answers = fetcher.proxy_answers().await;
-            p.offline.set(!answers);
+            if answers {
+                p.offline.set(false);
+            } else {
+                went_offline(ctx);
+            }
             status.set(Some((answers, if answers {
                 format!("Saved. The proxy at {} answers.", fetcher.proxy())
             } else {
@@ -117,7 +122,7 @@ fn Proxy() -> impl IntoView {
             <h2>"Proxy"</h2>
             <div class="field">
                 <label for="proxy-url">"Proxy address"</label>
-                <input id="proxy-url" type="url" inputmode="url" autocomplete="off" spellcheck="false" placeholder=origin()
+                <input id="proxy-url" type="text" inputmode="url" autocomplete="off" spellcheck="false" placeholder=origin()
                     prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
                 <p class="muted">"Empty: this site's own address. Requests are signed here; the proxy only forwards them."</p>
             </div>

@@ -189,6 +189,10 @@ test('update: after a rebuild, "New version available — Reload" appears and Re
     const index = path.join(copy, 'index.html');
     fs.writeFileSync(index, fs.readFileSync(index, 'utf8').replace('<title>', '<meta name="holdix-build" content="2" /><title>'));
     execFileSync(process.env.HOLDIX_XTASK, ['service-worker', copy]);
+    // Served with Last-Modified (1 s resolution): a rebuild within the same second as the
+    // copy would revalidate as unchanged. Real rebuilds are further apart.
+    const later = new Date(Date.now() + 10_000);
+    for (const f of ['index.html', 'sw.js']) fs.utimesSync(path.join(copy, f), later, later);
 
     await page.reload();
     await page.locator('#update').getByText('New version available').waitFor({ timeout: 15_000 });
@@ -309,5 +313,59 @@ test('zero server storage: static host + separate proxy; requests go only there;
     await host.close();
     fs.rmSync(proxyCwd, { recursive: true, force: true });
     fs.rmSync(proxyTmp, { recursive: true, force: true });
+  }
+});
+
+test('network gone, or a proxy address that does not answer: said at once, snapshot kept; fixed → Refresh again', async () => {
+  const { page, context } = await openApp(browser);
+  try {
+    await createVault(page);
+    await connect(page, key(1));
+    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+
+    // The browser loses its network: the dashboard says so without waiting for a refresh.
+    await context.setOffline(true);
+    await page.getByTestId('offline-note').waitFor();
+    assert.match(await page.getByTestId('as-of').textContent(), /^Offline — as of /);
+    assert.equal(await page.getByTestId('refresh').isDisabled(), true);
+    await context.setOffline(false);
+    await page.waitForFunction(() => !document.querySelector('[data-testid=refresh]').disabled, null, { timeout: 15_000 });
+
+    // A proxy address where nothing listens.
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.locator('#proxy-url').fill(nowhere);
+    await page.getByRole('button', { name: 'Save proxy address' }).click();
+    await page.getByTestId('proxy-status').getByText(`Saved, but nothing answers at ${nowhere} yet`).waitFor();
+    await page.getByRole('button', { name: 'Dashboard' }).click();
+    assert.ok((await page.getByTestId('offline-note').textContent()).includes(`the proxy at ${nowhere} cannot be reached`));
+    assert.equal(await page.getByTestId('total').textContent(), FIXTURE_TOTAL);
+
+    // Cleared: the app's own origin again.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.locator('#proxy-url').fill('');
+    await page.getByRole('button', { name: 'Save proxy address' }).click();
+    await page.getByTestId('proxy-status').getByText(`Saved. The proxy at ${new URL(page.url()).origin} answers.`).waitFor();
+    await page.getByRole('button', { name: 'Dashboard' }).click();
+    assert.equal(await page.getByTestId('offline-note').count(), 0);
+    await page.getByTestId('refresh').click();
+    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    assertNoProblems(page, { netErrors: true });
+  } finally {
+    await context.close();
+  }
+});
+
+test('the app code cannot load: a clear message instead of a blank page', async () => {
+  const { page, context } = await openApp(browser, { url: null });
+  try {
+    await page.route(/_bg\.wasm$/, (route) => route.abort());
+    await page.goto(process.env.HOLDIX_BASE_URL);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /^Holdix could not start \(.+\)\. Check your connection and reload the page; your vault is not affected\.$/);
+    assert.equal(await page.getByTestId('create-form').count(), 0);
+  } finally {
+    await context.close();
   }
 });
