@@ -20,22 +20,14 @@ fn gz_size(path: &Path) -> Result<u64> {
 /// Gzipped sizes of dist's files by kind, and of all of dist.
 fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
     let (mut wasm, mut js, mut css, mut all) = (0, 0, 0, 0);
-    let mut stack = vec![dist.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| e.to_string())? {
-            let path = entry.map_err(|e| e.to_string())?.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let size = gz_size(&path)?;
-            all += size;
-            match path.extension().and_then(|e| e.to_str()) {
-                Some("wasm") => wasm += size,
-                Some("js") => js += size,
-                Some("css") => css += size,
-                _ => {}
-            }
+    for file in crate::pwa::files_under(dist)? {
+        let size = gz_size(&dist.join(&file))?;
+        all += size;
+        match file.rsplit_once('.').map(|(_, ext)| ext) {
+            Some("wasm") => wasm += size,
+            Some("js") => js += size,
+            Some("css") => css += size,
+            _ => {}
         }
     }
     Ok(vec![
@@ -80,4 +72,36 @@ pub fn bench() -> Result {
         println!("{line}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_sizes_count_every_file_once_by_kind() {
+        let dir = std::env::temp_dir().join(format!("holdix-bundle-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("icons")).unwrap();
+        for (name, body) in [
+            ("a_bg.wasm", "w"),
+            ("b.js", "j"),
+            ("c.css", "c"),
+            ("icons/d.png", "p"),
+        ] {
+            std::fs::write(dir.join(name), body).unwrap();
+        }
+        let one = gz_size(&dir.join("b.js")).unwrap();
+        let sizes = bundle_sizes(&dir).unwrap();
+        assert_eq!(
+            sizes,
+            vec![
+                ("wasm_gz_kb", one),
+                ("js_gz_kb", one),
+                ("css_gz_kb", one),
+                ("bundle_gz_kb", 4 * one)
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -11,29 +11,35 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::{root, Result};
 
-/// Every file under `dist` except the service worker itself, as sorted `/`-separated paths.
-pub fn app_files(dist: &Path) -> Result<Vec<String>> {
+/// Every file under `dir`, as sorted `/`-separated relative paths.
+pub fn files_under(dir: &Path) -> Result<Vec<String>> {
     let mut files = Vec::new();
-    let mut stack = vec![dist.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&current).map_err(|e| format!("{}: {e}", current.display()))?;
+        for entry in entries {
             let path = entry.map_err(|e| e.to_string())?.path();
             if path.is_dir() {
                 stack.push(path);
                 continue;
             }
-            let rel = path.strip_prefix(dist).map_err(|e| e.to_string())?;
-            let rel: Vec<_> = rel
+            let rel = path.strip_prefix(dir).map_err(|e| e.to_string())?;
+            let parts: Vec<_> = rel
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect();
-            let rel = rel.join("/");
-            if rel != "sw.js" {
-                files.push(rel);
-            }
+            files.push(parts.join("/"));
         }
     }
     files.sort();
+    Ok(files)
+}
+
+/// What the service worker precaches: every file of the build but itself.
+pub fn app_files(dist: &Path) -> Result<Vec<String>> {
+    let mut files = files_under(dist)?;
+    files.retain(|f| f != "sw.js");
     Ok(files)
 }
 
