@@ -113,7 +113,11 @@ fn Proxy() -> impl IntoView {
             status.set(Some((answers, if answers {
                 format!("Saved. The proxy at {} answers.", fetcher.proxy())
             } else {
-                format!("Saved, but nothing answers at {} yet: check the address and that holdix-proxy runs there.", fetcher.proxy())
+                format!(
+                    "Saved, but no answer from {}: check the address, that holdix-proxy runs there with --allow-origin {}, and that this site's Content-Security-Policy allows it.",
+                    fetcher.proxy(),
+                    origin()
+                )
             })));
         });
     };

@@ -336,7 +336,10 @@ test('network gone, or a proxy address that does not answer: said at once, snaps
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.locator('#proxy-url').fill(nowhere);
     await page.getByRole('button', { name: 'Save proxy address' }).click();
-    await page.getByTestId('proxy-status').getByText(`Saved, but nothing answers at ${nowhere} yet`).waitFor();
+    const origin = new URL(page.url()).origin;
+    await page.getByTestId('proxy-status')
+      .getByText(`Saved, but no answer from ${nowhere}: check the address, that holdix-proxy runs there with --allow-origin ${origin}`)
+      .waitFor();
     await page.getByRole('button', { name: 'Dashboard' }).click();
     assert.ok((await page.getByTestId('offline-note').textContent()).includes(`the proxy at ${nowhere} cannot be reached`));
     assert.equal(await page.getByTestId('total').textContent(), FIXTURE_TOTAL);
@@ -345,7 +348,7 @@ test('network gone, or a proxy address that does not answer: said at once, snaps
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.locator('#proxy-url').fill('');
     await page.getByRole('button', { name: 'Save proxy address' }).click();
-    await page.getByTestId('proxy-status').getByText(`Saved. The proxy at ${new URL(page.url()).origin} answers.`).waitFor();
+    await page.getByTestId('proxy-status').getByText(`Saved. The proxy at ${origin} answers.`).waitFor();
     await page.getByRole('button', { name: 'Dashboard' }).click();
     assert.equal(await page.getByTestId('offline-note').count(), 0);
     await page.getByTestId('refresh').click();
