@@ -92,6 +92,9 @@ export function freePort() {
   });
 }
 
+const children = new Set();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
 /** Starts the real `holdix-proxy` binary (`HOLDIX_PROXY_BIN`) on 127.0.0.1:`port`, with OKX
  *  sent to the simulator; `staticDir` also serves the app. Resolves when /healthz answers. */
 export async function startProxy({ port, staticDir, cwd, env = {} }) {
@@ -101,6 +104,11 @@ export async function startProxy({ port, staticDir, cwd, env = {} }) {
   const args = ['--listen', `127.0.0.1:${port}`, '--upstream', `okx=${process.env.HOLDIX_SIM_URL}`];
   if (staticDir) args.push('--static', staticDir);
   const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // A test that fails before stopping its proxy must not keep the test runner alive.
+  child.unref();
+  child.stderr.unref();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const url = `http://127.0.0.1:${port}`;

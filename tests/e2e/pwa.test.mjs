@@ -184,17 +184,30 @@ test('update: after a rebuild, "New version available — Reload" appears and Re
     await serviceWorkerInControl(page);
     assert.equal(await page.locator('#update').isHidden(), true);
     const [before] = Object.keys(await cachedFiles(page));
+    // Served with Last-Modified (1 s resolution): files changed within the same second as
+    // the copy would revalidate as unchanged, so changed files get a later time.
+    const later = new Date(Date.now() + 10_000);
+    const rewrite = (file, text) => {
+      fs.writeFileSync(path.join(copy, file), text);
+      fs.utimesSync(path.join(copy, file), later, later);
+    };
+
+    // Hashed files are answered from the cache: a different file on the server is not seen.
+    const css = appFiles(copy).find((f) => f.endsWith('.css'));
+    const original = fs.readFileSync(path.join(copy, css), 'utf8');
+    rewrite(css, 'body{color:red}');
+    assert.equal(await page.evaluate(async (f) => (await fetch(f)).text(), css), original);
+    rewrite(css, original);
 
     // A rebuild: index.html changes, and the build step writes a new service worker.
-    const index = path.join(copy, 'index.html');
-    fs.writeFileSync(index, fs.readFileSync(index, 'utf8').replace('<title>', '<meta name="holdix-build" content="2" /><title>'));
+    const index = fs.readFileSync(path.join(copy, 'index.html'), 'utf8');
+    rewrite('index.html', index.replace('<title>', '<meta name="holdix-build" content="2" /><title>'));
     execFileSync(process.env.HOLDIX_XTASK, ['service-worker', copy]);
-    // Served with Last-Modified (1 s resolution): a rebuild within the same second as the
-    // copy would revalidate as unchanged. Real rebuilds are further apart.
-    const later = new Date(Date.now() + 10_000);
-    for (const f of ['index.html', 'sw.js']) fs.utimesSync(path.join(copy, f), later, later);
+    fs.utimesSync(path.join(copy, 'sw.js'), later, later);
 
     await page.reload();
+    // index.html is network first: the new one shows while the old worker still controls.
+    assert.equal(await page.locator('meta[name=holdix-build]').count(), 1);
     await page.locator('#update').getByText('New version available').waitFor({ timeout: 15_000 });
     await Promise.all([page.waitForEvent('load'), page.getByTestId('update-reload').click()]);
     await page.getByTestId('create-form').waitFor();
