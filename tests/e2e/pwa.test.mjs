@@ -228,12 +228,28 @@ test('persistent storage: requested after the vault is created; status and usage
   const server = await startProxy({ staticDir: DIST });
   const { page, context, close } = await openProfile(`${server.url}/`);
   try {
+    // Count the requests for persistence the page makes.
+    await context.addInitScript(() => {
+      const persist = StorageManager.prototype.persist;
+      window.persistRequests = 0;
+      StorageManager.prototype.persist = function counted() { window.persistRequests += 1; return persist.call(this); };
+    });
+    await page.reload();
+    await page.getByTestId('create-form').waitFor();
+    assert.equal(await page.evaluate(() => window.persistRequests), 0);
     await createVault(page);
+    await page.waitForFunction(() => window.persistRequests === 1);
     // Chromium did not grant it to a site it does not know: the user is told.
     await page.getByTestId('eviction-note').waitFor();
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.getByTestId('storage-status').getByText('Not persistent').waitFor();
     await page.getByTestId('storage-usage').getByText(/^Holdix uses \d+\.\d MB on this device/).waitFor();
+    // Unlocking only reads the state; it does not ask again.
+    await page.getByTestId('lock').click();
+    await unlock(page, PASSWORD);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByTestId('storage-status').getByText('Not persistent').waitFor();
+    assert.equal(await page.evaluate(() => window.persistRequests), 1);
 
     const cdp = await context.newCDPSession(page);
     await cdp.send('Browser.setPermission', { permission: { name: 'persistent-storage' }, setting: 'granted' });
