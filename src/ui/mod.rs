@@ -96,11 +96,10 @@ impl Ctx {
             self.notice.set(None);
             self.phase.set(Phase::Unlocked);
             portfolio::load_after_unlock(*self);
-            self.check_storage(false);
         }
     }
 
-    /// Reads (or, after creating the vault, requests) persistent storage.
+    /// Reads persistent storage (after unlocking) or requests it (after creating the vault).
     pub fn check_storage(&self, request: bool) {
         let persisted = self.persisted;
         leptos::task::spawn_local(async move {

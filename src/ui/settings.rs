@@ -76,10 +76,11 @@ fn AutoLock() -> impl IntoView {
 #[component]
 fn Proxy() -> impl IntoView {
     let ctx = use_ctx();
-    let value = RwSignal::new(
+    let saved = move || {
         ctx.settings
-            .with_untracked(|s| s.proxy_url.clone().unwrap_or_default()),
-    );
+            .with_untracked(|s| s.proxy_url.clone().unwrap_or_default())
+    };
+    let value = RwSignal::new(saved());
     let status = RwSignal::new(None::<(bool, String)>);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -100,10 +101,7 @@ fn Proxy() -> impl IntoView {
             ctx.set_session(next);
             let p = ctx.portfolio;
             let fetcher = p.fetcher(&ctx);
-            value.set(
-                ctx.settings
-                    .with_untracked(|s| s.proxy_url.clone().unwrap_or_default()),
-            );
+            value.set(saved());
             let answers = fetcher.proxy_answers().await;
             if answers {
                 p.offline.set(false);

@@ -172,6 +172,7 @@ pub fn Unlock() -> impl IntoView {
                 Ok(session) => {
                     password.set(String::new());
                     ctx.set_session(session);
+                    ctx.check_storage(false);
                 }
                 Err(SessionError::WrongPassword) => {
                     wrong.set(Some("Wrong password".into()));

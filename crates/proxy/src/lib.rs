@@ -390,8 +390,8 @@ async fn handle(
             Ok(r) => r.into_response(),
             Err(e) => match e {},
         };
-        // The app ships its Content-Security-Policy in index.html; frame-ancestors only
-        // works as a header, and these two are header-only too.
+        // The app ships its Content-Security-Policy in index.html, but frame-ancestors
+        // only works as a header (see STATIC_HEADERS).
         let h = response.headers_mut();
         for (name, value) in STATIC_HEADERS {
             h.insert(name, HeaderValue::from_static(value));
