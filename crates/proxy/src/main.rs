@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use clap::Parser;
-use holdix_proxy::{Config, RateLimit};
+use holdix_proxy::{Cidr, Config, RateLimit};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Thin read-only CORS proxy for Holdix")]
@@ -25,9 +25,32 @@ struct Args {
         value_delimiter = ' '
     )]
     allow_origins: Vec<String>,
+    /// Also forward exchange requests that carry no Origin and are not same-origin: for
+    /// scripts and command-line clients. Off by default, so that no other web page can spend
+    /// the proxy's exchange quotas through its visitors' browsers.
+    #[arg(long)]
+    allow_no_origin: bool,
+    /// A load balancer or reverse proxy in front of this one (CIDR or address; repeatable):
+    /// only from these peers are X-Forwarded-For / Forwarded read to find the client's
+    /// address for rate limiting.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<Cidr>,
     /// Seconds to wait for an exchange.
     #[arg(long, default_value_t = 10)]
     timeout_secs: u64,
+    /// Seconds a client may take to send a request's headers (slow or idle connections are
+    /// closed after this).
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, default_value_t = 10)]
+    body_timeout_secs: u64,
+    /// Every request is answered within this many seconds.
+    #[arg(long, default_value_t = 30)]
+    request_deadline_secs: u64,
+    /// Client connections open at most (further ones wait to be accepted).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body: usize,
@@ -61,10 +84,16 @@ async fn main() -> std::io::Result<()> {
     let config = Config {
         upstreams: args.upstreams.into_iter().collect::<BTreeMap<_, _>>(),
         allow_origins: (!args.allow_origins.is_empty()).then_some(args.allow_origins),
+        allow_no_origin: args.allow_no_origin,
+        trusted_proxies: args.trusted_proxies,
         static_dir: args.static_dir,
         timeout: Duration::from_secs(args.timeout_secs),
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+        request_deadline: Duration::from_secs(args.request_deadline_secs),
         max_body: args.max_body,
         max_concurrent: args.max_concurrent,
+        max_connections: args.max_connections,
         rate_limit: (args.rate_limit > 0.0).then_some(RateLimit {
             per_second: args.rate_limit,
             burst: args.rate_burst.max(1.0),

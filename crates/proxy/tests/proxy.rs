@@ -72,12 +72,23 @@ fn okx_auth(path_and_query: &str) -> String {
     )
 }
 
+/// The app's origin in these tests (allowed by the default loopback rule).
+const APP_ORIGIN: &str = "Origin: http://127.0.0.1:8080\r\n";
+/// Put in `headers` to send no Origin header at all.
+const NO_ORIGIN: &str = "X-No-Origin: 1\r\n";
+
 /// Sends one raw HTTP/1.1 request (so nothing normalizes the path on the way) and returns
-/// the status and the whole response text.
+/// the status and the whole response text. It comes from the app's origin unless `headers`
+/// names another one or [`NO_ORIGIN`].
 async fn raw(addr: SocketAddr, request_line: &str, headers: &str, body: &[u8]) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let origin = if headers.contains("Origin:") {
+        ""
+    } else {
+        APP_ORIGIN
+    };
     let head = format!(
-        "{request_line} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        "{request_line} HTTP/1.1\r\nHost: {addr}\r\n{origin}{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -377,13 +388,12 @@ async fn per_client_rate_limit_is_429_with_retry_after() {
         })
     })
     .await;
+    let pq = "/api/v5/account/balance";
     for _ in 0..3 {
-        assert_eq!(
-            raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await.0,
-            200
-        );
+        let (status, resp) = raw(h.proxy, &format!("GET /okx{pq}"), &okx_auth(pq), b"").await;
+        assert_eq!(status, 200, "{resp}");
     }
-    let (status, resp) = raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await;
+    let (status, resp) = raw(h.proxy, &format!("GET /okx{pq}"), &okx_auth(pq), b"").await;
     assert_eq!(status, 429);
     assert_eq!(header_of(&resp, "retry-after"), Some("2"));
     assert_eq!(h.sim.stats().requests, 3);
@@ -412,13 +422,24 @@ async fn serves_the_app_and_never_forwards_its_paths() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// A bounded loopback load run: 20,000 requests over 64 connections, zero errors.
+/// A bounded loopback load run: 20,000 requests for server time over 64 connections, zero
+/// errors, and identical public requests share one answer a second: the exchange sees about
+/// one request per second of the run, not 20,000.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_run_has_zero_errors() {
     let h = start(|_| {}).await;
+    let started = std::time::Instant::now();
     let client = Arc::new(
         reqwest::Client::builder()
             .pool_max_idle_per_host(64)
+            .default_headers(
+                [(
+                    reqwest::header::ORIGIN,
+                    reqwest::header::HeaderValue::from_static("http://127.0.0.1:8080"),
+                )]
+                .into_iter()
+                .collect(),
+            )
             .build()
             .unwrap(),
     );
@@ -447,9 +468,12 @@ async fn load_run_has_zero_errors() {
         errors += t.await.unwrap();
     }
     assert_eq!(errors, 0);
-    assert_eq!(
-        h.sim.stats().requests,
-        (connections * per_connection) as u64
+    let upstream = h.sim.stats().requests;
+    let seconds = started.elapsed().as_secs() + 1;
+    assert!(
+        (1..=seconds).contains(&upstream),
+        "{upstream} upstream requests for {} in {seconds} s",
+        connections * per_connection
     );
 }
 
@@ -487,6 +511,18 @@ async fn logs_never_hold_secrets() {
     let (status, _) = raw(addr, &format!("GET /okx{pq}"), &auth, b"").await;
     assert_eq!(status, 200);
     assert_eq!(sim.stats().requests, 1);
+    // A route that tries to forge a log line (newline, fake fields, an ANSI escape), in a
+    // batch item and as a refused direct path.
+    let forged = "/api/v5/x\nFORGED-LINE INFO request status=200 \u{1b}[31mRED";
+    let batch = serde_json::json!([
+        {"exchange": "okx", "method": "GET", "path": forged},
+        {"exchange": "FORGED-EXCHANGE\n", "method": "GET", "path": "/"},
+    ])
+    .to_string();
+    let (status, _) = raw(addr, "POST /batch", "", batch.as_bytes()).await;
+    assert_eq!(status, 200);
+    let (status, _) = raw(addr, "GET /okx/FORGED-PATH%0Aline", "", b"").await;
+    assert_eq!(status, 403);
     child.start_kill().unwrap();
     let output = child.wait_with_output().await.unwrap();
     let log = format!(
@@ -502,6 +538,13 @@ async fn logs_never_hold_secrets() {
         .lines()
         .find_map(|l| l.strip_prefix("OK-ACCESS-SIGN: "))
         .unwrap();
+    assert!(
+        log.contains("(refused route)"),
+        "refused routes are logged as a constant: {log}"
+    );
+    for forged in ["FORGED", "\u{1b}[31mRED"] {
+        assert!(!log.contains(forged), "client text reached the log: {log}");
+    }
     for secret in [KEY, PASSPHRASE, sign, "SECRETQUERYVALUE", SECRET] {
         assert!(!log.contains(secret), "the log holds a secret");
     }
@@ -610,4 +653,361 @@ async fn health_check_answers_allowed_origins_only() {
     assert_eq!(status, 403);
     assert_eq!(header_of(&resp, "access-control-allow-origin"), None);
     assert_eq!(h.sim.stats().requests, 0);
+}
+
+/// Nothing the proxy answers on an API path may be stored by a browser or a shared cache,
+/// be taken for a page, or run a script: forwarded, batched, refused and upstream error
+/// pages alike.
+#[tokio::test]
+async fn api_answers_are_no_store_json_and_sandboxed() {
+    let h = start(|_| {}).await;
+    let pq = "/api/v5/account/config";
+    let forwarded = raw(h.proxy, &format!("GET /okx{pq}"), &okx_auth(pq), b"").await;
+    assert_eq!(forwarded.0, 200, "{}", forwarded.1);
+    let refused = raw(h.proxy, "POST /okx/api/v5/trade/order", "", b"").await;
+    assert_eq!(refused.0, 403);
+    let unknown = raw(h.proxy, "GET /nowhere", "", b"").await;
+    assert_eq!(unknown.0, 404);
+    let batch = raw(
+        h.proxy,
+        "POST /batch",
+        "Content-Type: application/json\r\n",
+        br#"[{"exchange":"okx","method":"GET","path":"/api/v5/public/time"}]"#,
+    )
+    .await;
+    assert_eq!(batch.0, 200);
+    // An exchange edge's HTML error page.
+    h.sim.set_faults(Faults {
+        status: Some(503),
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let html = raw(
+        h.proxy,
+        "GET /okx/api/v5/market/tickers?instType=SPOT",
+        "",
+        b"",
+    )
+    .await;
+    assert_eq!(html.0, 503);
+    assert!(html.1.contains("<html>"), "the body is passed on as sent");
+    for (what, (_, resp)) in [
+        ("forwarded", &forwarded),
+        ("refused", &refused),
+        ("unknown", &unknown),
+        ("batch", &batch),
+        ("upstream html", &html),
+    ] {
+        assert_eq!(header_of(resp, "cache-control"), Some("no-store"), "{what}");
+        assert_eq!(
+            header_of(resp, "content-type"),
+            Some("application/json"),
+            "{what}"
+        );
+        assert_eq!(
+            header_of(resp, "x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            header_of(resp, "content-security-policy"),
+            Some("default-src 'none'; sandbox"),
+            "{what}"
+        );
+    }
+}
+
+/// Another web page cannot spend the proxy's quotas through its visitors: exchange routes
+/// need an allowed Origin or a same-origin fetch, unless the operator allows scripts.
+#[tokio::test]
+async fn requests_without_an_allowed_origin_are_refused() {
+    let h = start(|_| {}).await;
+    let time = "GET /okx/api/v5/public/time";
+    // An <img> or link on another site: no Origin, Sec-Fetch-Site cross-site.
+    let (status, resp) = raw(
+        h.proxy,
+        time,
+        &format!("{NO_ORIGIN}Sec-Fetch-Site: cross-site\r\n"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 403, "{resp}");
+    assert!(body_of(&resp)["error"]
+        .as_str()
+        .unwrap()
+        .contains("--allow-no-origin"));
+    assert_eq!(raw(h.proxy, time, NO_ORIGIN, b"").await.0, 403);
+    let batch = br#"[{"exchange":"okx","method":"GET","path":"/api/v5/public/time"}]"#;
+    assert_eq!(raw(h.proxy, "POST /batch", NO_ORIGIN, batch).await.0, 403);
+    assert_eq!(h.sim.stats().requests, 0);
+    // The app's own same-origin GET (browsers send no Origin there, but Sec-Fetch-Site).
+    let (status, _) = raw(
+        h.proxy,
+        time,
+        &format!("{NO_ORIGIN}Sec-Fetch-Site: same-origin\r\n"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The health check stays open to anyone.
+    assert_eq!(raw(h.proxy, "GET /healthz", NO_ORIGIN, b"").await.0, 200);
+
+    let scripts = start(|c| c.allow_no_origin = true).await;
+    assert_eq!(raw(scripts.proxy, time, NO_ORIGIN, b"").await.0, 200);
+}
+
+/// Refused routes and unknown paths cost the client like allowed ones.
+#[tokio::test]
+async fn refused_routes_spend_the_client_budget_too() {
+    let h = start(|c| {
+        c.rate_limit = Some(RateLimit {
+            per_second: 0.1,
+            burst: 2.0,
+        })
+    })
+    .await;
+    assert_eq!(
+        raw(h.proxy, "POST /okx/api/v5/trade/order", "", b"")
+            .await
+            .0,
+        403
+    );
+    assert_eq!(raw(h.proxy, "GET /nowhere", "", b"").await.0, 404);
+    let (status, resp) = raw(h.proxy, "POST /okx/api/v5/trade/order", "", b"").await;
+    assert_eq!(status, 429, "{resp}");
+    assert!(header_of(&resp, "retry-after").is_some());
+}
+
+/// Behind a load balancer, clients are told apart by X-Forwarded-For, but only when the
+/// balancer is a trusted proxy; otherwise the header is ignored (anyone can send it).
+#[tokio::test]
+async fn forwarded_for_counts_only_from_trusted_proxies() {
+    let limit = Some(RateLimit {
+        per_second: 0.1,
+        burst: 1.0,
+    });
+    let trusted = start(|c| {
+        c.rate_limit = limit;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let time = "GET /okx/api/v5/public/time";
+    let from = |ip: &str| format!("X-Forwarded-For: {ip}\r\n");
+    assert_eq!(
+        raw(trusted.proxy, time, &from("198.51.100.1"), b"").await.0,
+        200
+    );
+    assert_eq!(
+        raw(trusted.proxy, time, &from("198.51.100.2"), b"").await.0,
+        200
+    );
+    assert_eq!(
+        raw(trusted.proxy, time, &from("198.51.100.1"), b"").await.0,
+        429
+    );
+    // A spoofed left-most entry does not buy a new bucket.
+    assert_eq!(
+        raw(trusted.proxy, time, &from("1.2.3.4, 198.51.100.2"), b"")
+            .await
+            .0,
+        429
+    );
+
+    let untrusted = start(|c| c.rate_limit = limit).await;
+    assert_eq!(
+        raw(untrusted.proxy, time, &from("198.51.100.1"), b"")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        raw(untrusted.proxy, time, &from("198.51.100.2"), b"")
+            .await
+            .0,
+        429
+    );
+}
+
+/// Identical public requests at the same moment make one upstream request; signed ones are
+/// never shared.
+#[tokio::test]
+async fn identical_public_requests_share_one_answer_signed_ones_never() {
+    let h = start(|_| {}).await;
+    h.sim.set_faults(Faults {
+        latency_ms: 200,
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let tickers = "GET /okx/api/v5/market/tickers?instType=SPOT";
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| raw(h.proxy, tickers, "", b""))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    assert_eq!(
+        h.sim.stats().requests,
+        1,
+        "ten visitors, one upstream request"
+    );
+    let bodies: Vec<_> = answers.iter().map(|(_, r)| body_of(r)).collect();
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+
+    let pq = "/api/v5/account/balance";
+    let signed =
+        futures_util::future::join_all((0..3).map(|_| async move {
+            raw(h.proxy, &format!("GET /okx{pq}"), &okx_auth(pq), b"").await
+        }))
+        .await;
+    assert!(signed.iter().all(|(status, _)| *status == 200));
+    assert_eq!(
+        h.sim.stats().requests,
+        4,
+        "each signed request went upstream"
+    );
+
+    // After the second, the shared answer is fetched again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(raw(h.proxy, tickers, "", b"").await.0, 200);
+    assert_eq!(h.sim.stats().requests, 5);
+}
+
+/// The proxy's budget per exchange host holds however many clients ask: distinct public
+/// queries (no sharing) past OKX's budget are answered 429 locally.
+#[tokio::test]
+async fn the_exchange_budget_holds_across_clients() {
+    let h = start(|_| {}).await;
+    let budget = holdix_proxy::Exchange::by_prefix("okx").unwrap().budget;
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let line = format!("GET /okx/api/v5/market/tickers?instType=SPOT&n={i}");
+        // A different client address each time would not help: the budget is the host's.
+        let (status, resp) = raw(h.proxy, &line, "", b"").await;
+        if status == 429 {
+            assert!(body_of(&resp)["error"]
+                .as_str()
+                .unwrap()
+                .contains("holding back"));
+            assert!(header_of(&resp, "retry-after").is_some());
+        }
+        statuses.push(status);
+    }
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        passed >= budget.burst as usize && passed < 8,
+        "{statuses:?}"
+    );
+    assert_eq!(h.sim.stats().requests, passed as u64);
+}
+
+/// An exchange that answers 429 or 418 with Retry-After (Binance's over-limit and IP ban)
+/// pauses that host: the proxy answers 429 itself until then, other hosts go on.
+#[tokio::test]
+async fn exchange_retry_after_pauses_the_host() {
+    let h = start(|_| {}).await;
+    h.sim.set_faults(Faults {
+        status: Some(418),
+        retry_after_secs: Some(120),
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let time = "GET /binance/api/v3/time";
+    assert_eq!(raw(h.proxy, time, "", b"").await.0, 418);
+    h.sim.set_faults(Faults {
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let before = h.sim.stats().requests;
+    let account = "GET /binance/api/v3/account?timestamp=1&signature=x";
+    let (status, resp) = raw(h.proxy, account, "X-MBX-APIKEY: k\r\n", b"").await;
+    assert_eq!(status, 429, "{resp}");
+    let wait: u64 = header_of(&resp, "retry-after").unwrap().parse().unwrap();
+    assert!((100..=120).contains(&wait), "{wait}");
+    assert!(body_of(&resp)["error"]
+        .as_str()
+        .unwrap()
+        .contains("slow down"));
+    assert_eq!(
+        h.sim.stats().requests,
+        before,
+        "nothing went to the paused host"
+    );
+    assert_eq!(
+        raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await.0,
+        200
+    );
+}
+
+/// Opens a connection and sends `bytes`; returns how long until the proxy closed it (or
+/// `None` if it is still open after `patience`), and what it answered.
+async fn held_open(
+    addr: SocketAddr,
+    bytes: &[u8],
+    patience: Duration,
+) -> (Option<Duration>, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    stream.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let closed = tokio::time::timeout(patience, stream.read_to_end(&mut out)).await;
+    (
+        closed.ok().map(|_| started.elapsed()),
+        String::from_utf8_lossy(&out).into_owned(),
+    )
+}
+
+/// Slowloris: trickled headers, an idle connection and a body that never comes are all cut
+/// off by their deadlines instead of holding a socket for as long as the client likes.
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    let h = start(|c| {
+        c.header_timeout = Duration::from_millis(500);
+        c.body_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let patience = Duration::from_secs(5);
+    let (closed, _) = held_open(
+        h.proxy,
+        b"GET /okx/api/v5/public/time HTTP/1.1\r\nHost: x\r\nX-Slow: 1",
+        patience,
+    )
+    .await;
+    let closed = closed.expect("partial headers: closed");
+    assert!(closed < Duration::from_secs(3), "{closed:?}");
+
+    let (closed, _) = held_open(h.proxy, b"", patience).await;
+    assert!(closed.expect("idle: closed") < Duration::from_secs(3));
+
+    let head = format!(
+        "POST /whitebit/api/v4/trade-account/balance HTTP/1.1\r\nHost: x\r\n{APP_ORIGIN}\
+         Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{{"
+    );
+    let (closed, answer) = held_open(h.proxy, head.as_bytes(), patience).await;
+    assert!(closed.expect("stalled body: closed") < Duration::from_secs(3));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(h.sim.stats().requests, 0);
+}
+
+/// No more connections than the cap are served at once: with both slots held by idle
+/// clients, a third client waits, and is served as soon as one leaves.
+#[tokio::test]
+async fn open_connections_are_capped() {
+    let h = start(|c| {
+        c.max_connections = 2;
+        c.header_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let first = tokio::net::TcpStream::connect(h.proxy).await.unwrap();
+    let second = tokio::net::TcpStream::connect(h.proxy).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let third = tokio::spawn(raw(h.proxy, "GET /healthz", "", b""));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !third.is_finished(),
+        "the third connection waits for a slot"
+    );
+    drop(first);
+    let (status, _) = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("served once a slot is free")
+        .unwrap();
+    assert_eq!(status, 200);
+    drop(second);
 }

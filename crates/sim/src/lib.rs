@@ -59,6 +59,9 @@ pub struct Faults {
     pub force_rate_limit: bool,
     /// Enforce the documented per-endpoint rate limits.
     pub rate_limits: bool,
+    /// With `status` (429 or 418, as Binance answers an over-limit or banned IP): the
+    /// `Retry-After` seconds sent with it.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Default for Faults {
@@ -70,6 +73,7 @@ impl Default for Faults {
             clock_offset_ms: 0,
             force_rate_limit: false,
             rate_limits: true,
+            retry_after_secs: None,
         }
     }
 }
@@ -238,9 +242,17 @@ async fn exchange(
     }
     if let Some(status) = faults.status {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-        return with_cookie(
-            (status, "<html><body>Service unavailable</body></html>").into_response(),
-        );
+        let mut page = (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "text/html")],
+            "<html><body>Service unavailable</body></html>",
+        )
+            .into_response();
+        if let Some(secs) = faults.retry_after_secs {
+            page.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        return with_cookie(page);
     }
     let request = Request {
         method: &method,
