@@ -66,8 +66,9 @@ pub struct ConnectionOptions {
     pub demo: bool,
 }
 
-/// One exchange connection: a read-only API key and what signs with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One exchange connection: a read-only API key and what signs with it. `Debug` shows only
+/// the key's first four characters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     pub id: String,
     pub exchange: ExchangeId,
@@ -79,6 +80,21 @@ pub struct Connection {
     pub passphrase: Option<Secret>,
     #[serde(default)]
     pub options: ConnectionOptions,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: String = self.api_key.chars().take(4).collect();
+        f.debug_struct("Connection")
+            .field("id", &self.id)
+            .field("exchange", &self.exchange)
+            .field("label", &self.label)
+            .field("api_key", &format_args!("{shown}…"))
+            .field("secret", &self.secret)
+            .field("passphrase", &self.passphrase)
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 impl Connection {
@@ -180,6 +196,11 @@ mod tests {
         let printed = format!("{c:?}");
         assert!(!printed.contains("chNOOS4KvNXR"));
         assert!(!printed.contains("1234567890"));
+        assert!(
+            !printed.contains("985d5b66"),
+            "the API key is shortened: {printed}"
+        );
+        assert!(printed.contains("985d…"));
         assert!(printed.contains("Secret(***)"));
     }
 

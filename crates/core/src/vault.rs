@@ -9,7 +9,22 @@
 //! * [`VaultMeta`] is what is stored beside the records: the header, a key-check record and
 //!   an (unkeyed) checksum of both. The checksum tells accidental damage from a wrong
 //!   password: a header that fails its checksum is damaged; a header that passes it but whose
-//!   key check fails to authenticate means the password is wrong.
+//!   key check fails to authenticate means the password is wrong, unless the vault's
+//!   [`Manifest`] opens with the same key (then the key was right and the key check was
+//!   altered: damage).
+//! * [`Manifest`]: a sealed record listing every other record with a digest of its sealed
+//!   bytes, rewritten in the same transaction as every write. On unlock a record that is
+//!   missing (a deleted `settings` would silently become defaults), an older copy put back
+//!   (replay), or a record the vault no longer has (a removed connection restored) is
+//!   reported as damage, and nothing is changed. Rolling back the whole storage to an
+//!   earlier copy, manifest included, is not detectable without state outside the browser.
+//! * Limits of what can be told apart: the KDF inputs (salt and parameters) are in the header
+//!   itself, so a header rewritten with another salt or other in-range parameters and a
+//!   recomputed checksum derives another key, which looks exactly like a wrong password.
+//!   Parameters outside [`KdfParams::FLOOR`]..=[`KdfParams::CEILING`] are refused as damage
+//!   before any derivation (so a tampered header can neither weaken the key nor hang the tab).
+
+use std::collections::BTreeMap;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -27,7 +42,12 @@ const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const KEY_CHECK_ID: &str = "holdix:key-check";
-const KEY_CHECK_PLAINTEXT: &[u8] = b"Holdix vault key check v1";
+/// Written by vaults from before the [`Manifest`]: opened, then upgraded by the app.
+const KEY_CHECK_V1: &[u8] = b"Holdix vault key check v1";
+/// A vault whose key check says v2 keeps a [`Manifest`]; without one it is damaged.
+const KEY_CHECK_V2: &[u8] = b"Holdix vault key check v2";
+/// The record id of the [`Manifest`].
+pub const MANIFEST_ID: &str = "holdix:manifest";
 
 /// Everything that can go wrong opening or reading a vault. Each variant is a different
 /// situation for the user, so each has its own message.
@@ -93,11 +113,12 @@ impl KdfParams {
         t_cost: 2,
         p_cost: 1,
     };
-    /// Upper bounds, so a tampered header cannot make the page allocate gigabytes or spin.
+    /// Upper bounds, so a tampered header cannot make the page allocate gigabytes or spin:
+    /// 256 MiB × 10 passes is about 15 s in a browser, the most an unlock may ever cost.
     pub const CEILING: Self = Self {
-        m_cost_kib: 1024 * 1024,
-        t_cost: 64,
-        p_cost: 16,
+        m_cost_kib: 256 * 1024,
+        t_cost: 10,
+        p_cost: 4,
     };
 
     /// Component-wise maximum: a password change never weakens the derivation.
@@ -339,7 +360,11 @@ impl VaultMeta {
     pub fn create(password: &str, kdf: KdfParams) -> Result<(Self, OpenVault), VaultError> {
         let header = VaultHeader::generate(kdf)?;
         let key = derive_key(password, &header)?;
-        let vault = OpenVault { header, key };
+        let vault = OpenVault {
+            header,
+            key,
+            legacy: false,
+        };
         let meta = vault.meta()?;
         Ok((meta, vault))
     }
@@ -372,18 +397,45 @@ impl VaultMeta {
 
     /// Derives the key from `password` and proves it against the key check.
     pub fn unlock(&self, password: &str) -> Result<OpenVault, VaultError> {
+        self.unlock_with(password, None)
+    }
+
+    /// [`Self::unlock`], given the stored [`Manifest`] record if there is one: when the key
+    /// check does not open but the manifest does, the password was right and the key check
+    /// was altered.
+    pub fn unlock_with(
+        &self,
+        password: &str,
+        manifest: Option<&[u8]>,
+    ) -> Result<OpenVault, VaultError> {
         let header = self.header()?;
         let (_, check) = self.decode()?;
         let key = derive_key(password, &header)?;
-        match open_record(&key, &header, KEY_CHECK_ID, &check) {
-            Ok(pt) if pt.as_slice() == KEY_CHECK_PLAINTEXT => Ok(OpenVault { header, key }),
-            Ok(_) => Err(VaultError::Damaged(
-                "the key check has unexpected contents".into(),
-            )),
-            // The checksum matched, so the bytes are as written: the key is wrong.
-            Err(VaultError::Damaged(_)) => Err(VaultError::WrongPassword),
-            Err(other) => Err(other),
-        }
+        let legacy = match open_record(&key, &header, KEY_CHECK_ID, &check) {
+            Ok(pt) if pt.as_slice() == KEY_CHECK_V2 => false,
+            Ok(pt) if pt.as_slice() == KEY_CHECK_V1 => true,
+            Ok(_) => {
+                return Err(VaultError::Damaged(
+                    "the key check has unexpected contents".into(),
+                ))
+            }
+            Err(VaultError::Damaged(_)) => {
+                let opens =
+                    manifest.is_some_and(|m| open_record(&key, &header, MANIFEST_ID, m).is_ok());
+                return Err(if opens {
+                    VaultError::Damaged("the key check was altered".into())
+                } else {
+                    // The checksum matched, so the bytes are as written: the key is wrong.
+                    VaultError::WrongPassword
+                });
+            }
+            Err(other) => return Err(other),
+        };
+        Ok(OpenVault {
+            header,
+            key,
+            legacy,
+        })
     }
 }
 
@@ -396,6 +448,8 @@ fn damaged_header() -> VaultError {
 pub struct OpenVault {
     header: VaultHeader,
     key: VaultKey,
+    /// Opened from a vault written before the [`Manifest`] existed.
+    legacy: bool,
 }
 
 impl OpenVault {
@@ -403,10 +457,17 @@ impl OpenVault {
         &self.header
     }
 
-    /// The stored form of this vault's header, with a fresh key check.
+    /// True for a vault from before the [`Manifest`]: it has none yet, and [`Self::meta`]
+    /// plus [`Manifest::of`] its records upgrade it.
+    pub fn is_legacy(&self) -> bool {
+        self.legacy
+    }
+
+    /// The stored form of this vault's header, with a fresh key check (which says the vault
+    /// keeps a [`Manifest`]).
     pub fn meta(&self) -> Result<VaultMeta, VaultError> {
         let header = self.header.to_bytes();
-        let check = self.seal(KEY_CHECK_ID, KEY_CHECK_PLAINTEXT)?;
+        let check = self.seal(KEY_CHECK_ID, KEY_CHECK_V2)?;
         Ok(VaultMeta {
             header: B64.encode(header),
             sum: checksum(&header, &check),
@@ -449,9 +510,9 @@ impl OpenVault {
     }
 
     /// Change of password: opens every record with this key, then seals it again under a key
-    /// derived from `new_password` with a fresh salt. Pure: nothing is written, so the caller
-    /// can store the result in one transaction. Fails, with nothing to write, if any record
-    /// does not open.
+    /// derived from `new_password` with a fresh salt, with a new [`Manifest`] of the resealed
+    /// records. Pure: nothing is written, so the caller can store the result in one
+    /// transaction. Fails, with nothing to write, if any record does not open.
     pub fn rekey(
         &self,
         records: &[SealedRecord],
@@ -460,18 +521,105 @@ impl OpenVault {
     ) -> Result<Rekeyed, VaultError> {
         let plain = records
             .iter()
+            .filter(|(id, _)| id != MANIFEST_ID)
             .map(|(id, sealed)| Ok((id.clone(), self.open(id, sealed)?)))
             .collect::<Result<Vec<_>, VaultError>>()?;
         let (meta, next) = VaultMeta::create(new_password, kdf)?;
-        let resealed = plain
+        let mut resealed = plain
             .iter()
             .map(|(id, pt)| Ok((id.clone(), next.seal(id, pt)?)))
             .collect::<Result<Vec<_>, VaultError>>()?;
+        let manifest = next.seal_manifest(&Manifest::of(&resealed))?;
+        resealed.push((MANIFEST_ID.to_string(), manifest));
         Ok(Rekeyed {
             meta,
             vault: next,
             records: resealed,
         })
+    }
+
+    pub fn seal_manifest(&self, manifest: &Manifest) -> Result<Vec<u8>, VaultError> {
+        self.seal_json(MANIFEST_ID, manifest)
+    }
+
+    pub fn open_manifest(&self, sealed: &[u8]) -> Result<Manifest, VaultError> {
+        self.open_json(MANIFEST_ID, sealed)
+    }
+
+    /// On unlock: the stored records are the ones this vault last wrote. A legacy vault has
+    /// no manifest yet and passes.
+    pub fn verify(&self, records: &[SealedRecord]) -> Result<(), VaultError> {
+        if self.legacy {
+            return Ok(());
+        }
+        let sealed = records
+            .iter()
+            .find(|(id, _)| id == MANIFEST_ID)
+            .ok_or_else(|| VaultError::Damaged("the list of records is missing".into()))?;
+        self.open_manifest(&sealed.1)?.check(records)
+    }
+}
+
+/// Every record of a vault (but itself) with the SHA-256 of its sealed bytes. Sealed bytes
+/// carry a random nonce, so every write has a new digest: an older copy of a record does not
+/// match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub records: BTreeMap<String, String>,
+}
+
+fn digest(sealed: &[u8]) -> String {
+    hex::encode(Sha256::digest(sealed))
+}
+
+impl Manifest {
+    /// The manifest of exactly these records.
+    pub fn of(records: &[SealedRecord]) -> Self {
+        let mut m = Self::default();
+        for (id, sealed) in records {
+            m.record(id, sealed);
+        }
+        m
+    }
+
+    /// Notes a record written (the manifest itself is never listed).
+    pub fn record(&mut self, id: &str, sealed: &[u8]) {
+        if id != MANIFEST_ID {
+            self.records.insert(id.to_string(), digest(sealed));
+        }
+    }
+
+    /// Notes a record deleted.
+    pub fn forget(&mut self, id: &str) {
+        self.records.remove(id);
+    }
+
+    /// The stored `records` are exactly the listed ones, each as last written.
+    pub fn check(&self, records: &[SealedRecord]) -> Result<(), VaultError> {
+        let stored: BTreeMap<&str, &[u8]> = records
+            .iter()
+            .filter(|(id, _)| id != MANIFEST_ID)
+            .map(|(id, s)| (id.as_str(), s.as_slice()))
+            .collect();
+        for (id, want) in &self.records {
+            match stored.get(id.as_str()) {
+                None => {
+                    return Err(VaultError::Damaged(format!("record \"{id}\" is missing")));
+                }
+                Some(sealed) if digest(sealed) != *want => {
+                    return Err(VaultError::Damaged(format!(
+                        "record \"{id}\" is not the copy last saved (an older copy was put back?)"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(id) = stored.keys().find(|id| !self.records.contains_key(**id)) {
+            return Err(VaultError::Damaged(format!(
+                "record \"{id}\" is not part of this vault (a removed record put back?)"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -832,5 +980,193 @@ mod tests {
         let printed = format!("{vault:?}");
         assert!(printed.contains("VaultKey(..)"));
         assert!(!printed.contains(&format!("{:?}", vault.key.0)));
+    }
+
+    /// A header with parameters above the ceiling (which would hang the tab on every unlock)
+    /// is refused as damage before any derivation.
+    #[test]
+    fn parameters_above_the_ceiling_are_damage() {
+        let (meta, _) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let check = B64.decode(&meta.check).unwrap();
+        for heavy in [
+            KdfParams {
+                m_cost_kib: 256 * 1024 + 1,
+                t_cost: 3,
+                p_cost: 1,
+            },
+            KdfParams {
+                m_cost_kib: 64 * 1024,
+                t_cost: 11,
+                p_cost: 1,
+            },
+            KdfParams {
+                m_cost_kib: 64 * 1024,
+                t_cost: 3,
+                p_cost: 5,
+            },
+        ] {
+            let header = VaultHeader {
+                kdf: heavy,
+                salt: [5; 16],
+            }
+            .to_bytes();
+            let tampered = VaultMeta {
+                header: B64.encode(header),
+                check: meta.check.clone(),
+                sum: checksum(&header, &check),
+            };
+            let err = tampered.unlock("pw-pw-pw-pw-pw").unwrap_err();
+            assert!(err.is_damage(), "{heavy:?}: {err}");
+        }
+        assert_eq!(KdfParams::CEILING.check(), Ok(()));
+    }
+
+    /// Someone replaces the key check (and recomputes the checksum): the password still
+    /// opens the vault's manifest, so this is damage, not "Wrong password".
+    #[test]
+    fn altered_key_check_is_damage_when_the_manifest_opens() {
+        let (meta, vault) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let manifest = vault.seal_manifest(&Manifest::default()).unwrap();
+        let (_, other) = VaultMeta::create("someone else's", FAST).unwrap();
+        let foreign_check = other.seal(KEY_CHECK_ID, KEY_CHECK_V2).unwrap();
+        let header = B64.decode(&meta.header).unwrap();
+        let tampered = VaultMeta {
+            header: meta.header.clone(),
+            check: B64.encode(&foreign_check),
+            sum: checksum(&header, &foreign_check),
+        };
+        assert_eq!(
+            tampered
+                .unlock_with("pw-pw-pw-pw-pw", Some(&manifest))
+                .unwrap_err(),
+            VaultError::Damaged("the key check was altered".into())
+        );
+        // A wrong password opens neither: still "Wrong password".
+        assert_eq!(
+            meta.unlock_with("not the password", Some(&manifest))
+                .unwrap_err(),
+            VaultError::WrongPassword
+        );
+    }
+
+    fn sealed_set(vault: &OpenVault) -> Vec<SealedRecord> {
+        let mut records = vec![
+            (
+                "settings".to_string(),
+                vault.seal("settings", b"{}").unwrap(),
+            ),
+            (
+                "conn/1".to_string(),
+                vault.seal("conn/1", b"creds").unwrap(),
+            ),
+        ];
+        let manifest = vault.seal_manifest(&Manifest::of(&records)).unwrap();
+        records.push((MANIFEST_ID.to_string(), manifest));
+        records
+    }
+
+    #[test]
+    fn manifest_accepts_exactly_what_was_last_written() {
+        let (_, vault) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let records = sealed_set(&vault);
+        assert_eq!(vault.verify(&records), Ok(()));
+    }
+
+    #[test]
+    fn a_deleted_record_is_damage() {
+        let (_, vault) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let mut records = sealed_set(&vault);
+        records.retain(|(id, _)| id != "settings");
+        assert_eq!(
+            vault.verify(&records),
+            Err(VaultError::Damaged("record \"settings\" is missing".into()))
+        );
+        let mut no_manifest = sealed_set(&vault);
+        no_manifest.retain(|(id, _)| id != MANIFEST_ID);
+        assert!(vault.verify(&no_manifest).unwrap_err().is_damage());
+    }
+
+    #[test]
+    fn an_older_copy_put_back_is_damage() {
+        let (_, vault) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let old_settings = vault.seal("settings", b"{\"old\":1}").unwrap();
+        let records = sealed_set(&vault);
+        // The old copy authenticates on its own (same key, same id) ...
+        assert!(vault.open("settings", &old_settings).is_ok());
+        let replayed: Vec<SealedRecord> = records
+            .into_iter()
+            .map(|(id, s)| {
+                if id == "settings" {
+                    (id, old_settings.clone())
+                } else {
+                    (id, s)
+                }
+            })
+            .collect();
+        // ... but it is not the copy the manifest lists.
+        let err = vault.verify(&replayed).unwrap_err();
+        assert!(err.to_string().contains("not the copy last saved"), "{err}");
+    }
+
+    #[test]
+    fn a_removed_record_put_back_is_damage() {
+        let (_, vault) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let mut records = sealed_set(&vault);
+        let removed = vault.seal("conn/2", b"old creds").unwrap();
+        records.push(("conn/2".to_string(), removed));
+        let err = vault.verify(&records).unwrap_err();
+        assert!(err.to_string().contains("not part of this vault"), "{err}");
+    }
+
+    #[test]
+    fn manifest_follows_puts_and_deletes() {
+        let (_, vault) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let records = sealed_set(&vault);
+        let mut manifest = vault.open_manifest(&records[2].1).unwrap();
+        let new_settings = vault.seal("settings", b"{\"new\":1}").unwrap();
+        manifest.record("settings", &new_settings);
+        manifest.forget("conn/1");
+        let after = vec![
+            ("settings".to_string(), new_settings),
+            (
+                MANIFEST_ID.to_string(),
+                vault.seal_manifest(&manifest).unwrap(),
+            ),
+        ];
+        assert_eq!(vault.verify(&after), Ok(()));
+    }
+
+    /// A vault written before manifests existed (key check v1) opens, marked legacy, and
+    /// needs no manifest until it is upgraded.
+    #[test]
+    fn legacy_vault_opens_and_is_marked() {
+        let (_, vault) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
+        let header = vault.header.to_bytes();
+        let check = vault.seal(KEY_CHECK_ID, KEY_CHECK_V1).unwrap();
+        let legacy_meta = VaultMeta {
+            header: B64.encode(header),
+            sum: checksum(&header, &check),
+            check: B64.encode(&check),
+        };
+        let opened = legacy_meta.unlock("pw-pw-pw-pw-pw").unwrap();
+        assert!(opened.is_legacy());
+        let records = vec![(
+            "settings".to_string(),
+            opened.seal("settings", b"{}").unwrap(),
+        )];
+        assert_eq!(opened.verify(&records), Ok(()));
+        // Its upgraded meta says v2: the same password opens it, not legacy any more.
+        let upgraded = opened.meta().unwrap().unlock("pw-pw-pw-pw-pw").unwrap();
+        assert!(!upgraded.is_legacy());
+        assert!(upgraded.verify(&records).unwrap_err().is_damage());
+    }
+
+    #[test]
+    fn rekey_writes_a_manifest_of_the_resealed_records() {
+        let (_, vault) = VaultMeta::create("old password 1", FAST).unwrap();
+        let records = sealed_set(&vault);
+        let rekeyed = vault.rekey(&records, "new password 2", FAST).unwrap();
+        assert_eq!(rekeyed.records.len(), 3);
+        assert_eq!(rekeyed.vault.verify(&rekeyed.records), Ok(()));
     }
 }

@@ -1011,3 +1011,27 @@ async fn open_connections_are_capped() {
     assert_eq!(status, 200);
     drop(second);
 }
+
+/// Every request is answered within the request deadline, however long the exchange (or
+/// anything else) takes.
+#[tokio::test]
+async fn every_request_is_answered_within_the_deadline() {
+    let h = start(|c| {
+        c.timeout = Duration::from_secs(10);
+        c.request_deadline = Duration::from_millis(500);
+    })
+    .await;
+    h.sim.set_faults(Faults {
+        latency_ms: 3_000,
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let started = std::time::Instant::now();
+    let (status, resp) = raw(h.proxy, "GET /okx/api/v5/public/time", "", b"").await;
+    assert_eq!(status, 503, "{resp}");
+    assert!(body_of(&resp)["error"]
+        .as_str()
+        .unwrap()
+        .contains("took too long"));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
