@@ -94,6 +94,9 @@ impl Fetcher {
         }
         let init = web_sys::RequestInit::new();
         init.set_method(req.method);
+        // Balances and key permissions never go into the browser's HTTP cache (the proxy
+        // says no-store too; this holds whatever proxy is configured).
+        init.set_cache(web_sys::RequestCache::NoStore);
         init.set_headers(&headers);
         if !req.body.is_empty() {
             init.set_body(&JsValue::from_str(&req.body));

@@ -32,3 +32,10 @@ pub fn bench_kdf_ms() -> f64 {
         f64::NAN
     }
 }
+
+/// Test hook (end-to-end tests): vault keys alive in this page. Locking must bring it to 0
+/// at once, whatever work was in flight.
+#[wasm_bindgen]
+pub fn live_vault_keys() -> usize {
+    session::live_keys()
+}

@@ -1,14 +1,19 @@
 //! An unlocked vault in the browser: the glue between the vault format (core) and IndexedDB
-//! ([`crate::store`]). Every write is sealed first and stored second, in one transaction.
+//! ([`crate::store`]). Every write is sealed first and stored second, in one transaction that
+//! first checks the stored vault is still the one this session opened and updates the vault's
+//! manifest (see `holdix_core::vault::Manifest`).
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use holdix_core::records::{
     Connection, Settings, Snapshot, CONNECTION_PREFIX, SETTINGS_ID, SNAPSHOT_ID,
 };
-use holdix_core::vault::{KdfParams, OpenVault, VaultError, VaultMeta};
+use holdix_core::vault::{
+    KdfParams, Manifest, OpenVault, SealedRecord, VaultError, VaultMeta, MANIFEST_ID,
+};
 
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Guard, Store, StoreError};
 
 /// What went wrong, phrased for the person in front of the screen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,8 +27,11 @@ pub enum SessionError {
     Damaged(String),
     #[error("No vault exists in this browser yet.")]
     NoVault,
+    /// Another tab changed the password or erased the vault: this session must lock.
+    #[error("{}", StoreError::VaultChanged)]
+    VaultChanged,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("{0}")]
     Other(String),
 }
@@ -38,16 +46,58 @@ impl From<VaultError> for SessionError {
     }
 }
 
+impl From<StoreError> for SessionError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VaultChanged => Self::VaultChanged,
+            StoreError::Damaged(text) => Self::Damaged(text),
+            other => Self::Store(other),
+        }
+    }
+}
+
+thread_local! {
+    static LIVE_KEYS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Vault keys alive in this page (a key dies, zeroized, with its last session clone). Tests
+/// read it to see that locking really lets go of the key.
+pub fn live_keys() -> usize {
+    LIVE_KEYS.with(Cell::get)
+}
+
+/// The open vault, counted in [`live_keys`].
+struct Key(OpenVault);
+
+impl Key {
+    fn new(vault: OpenVault) -> Rc<Self> {
+        LIVE_KEYS.with(|n| n.set(n.get() + 1));
+        Rc::new(Self(vault))
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        LIVE_KEYS.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
 /// An unlocked vault. Cheap to clone (the key is shared, and zeroized when the last clone
 /// is dropped, which is what locking does).
 #[derive(Clone)]
 pub struct Session {
     store: Store,
-    vault: Rc<OpenVault>,
+    key: Rc<Key>,
+    /// The stored meta this session was opened with: every write checks it is still there.
+    meta: Rc<str>,
     pub settings: Settings,
 }
 
 impl Session {
+    fn vault(&self) -> &OpenVault {
+        &self.key.0
+    }
+
     /// Creates a new vault with default settings. Never overwrites an existing one.
     pub async fn create(
         store: Store,
@@ -56,43 +106,120 @@ impl Session {
     ) -> Result<Self, SessionError> {
         let (meta, vault) = VaultMeta::create(password, kdf)?;
         let settings = Settings::default();
+        let records = vec![(
+            SETTINGS_ID.to_string(),
+            vault.seal_json(SETTINGS_ID, &settings)?,
+        )];
+        let manifest = vault.seal_manifest(&Manifest::of(&records))?;
+        let meta = meta.to_json();
         let batch = Batch::new()
-            .create_meta(meta.to_json())
-            .put(SETTINGS_ID, vault.seal_json(SETTINGS_ID, &settings)?);
+            .create_meta(meta.clone())
+            .put_all(records)
+            .put(MANIFEST_ID, manifest);
         store.write(batch).await?;
         Ok(Self {
             store,
-            vault: Rc::new(vault),
+            key: Key::new(vault),
+            meta: meta.into(),
             settings,
         })
     }
 
-    /// Derives the key from `password`, proves it, and reads the settings.
+    /// Derives the key from `password`, proves it, checks every record against the vault's
+    /// manifest, and reads the settings. A vault from before manifests is upgraded here.
     pub async fn unlock(store: Store, password: &str) -> Result<Self, SessionError> {
-        let meta = Self::stored_meta(&store).await?;
-        let vault = meta.unlock(password)?;
-        let settings = match store.record(SETTINGS_ID).await? {
-            Some(sealed) => vault.open_json(SETTINGS_ID, &sealed)?,
+        let json = store.meta().await?.ok_or(SessionError::NoVault)?;
+        let meta = VaultMeta::from_json(&json)?;
+        let records = store.records().await?;
+        let manifest = find(&records, MANIFEST_ID);
+        let vault = meta.unlock_with(password, manifest)?;
+        vault.verify(&records)?;
+        let settings = match find(&records, SETTINGS_ID) {
+            Some(sealed) => vault.open_json(SETTINGS_ID, sealed)?,
             None => Settings::default(),
         };
-        Ok(Self {
+        let mut session = Self {
             store,
-            vault: Rc::new(vault),
+            key: Key::new(vault),
+            meta: json.into(),
             settings,
+        };
+        if session.vault().is_legacy() {
+            session = session.upgrade(&records).await?;
+        }
+        Ok(session)
+    }
+
+    /// Gives a vault from before manifests its manifest (and a key check that says so), in
+    /// one transaction guarded like every write.
+    async fn upgrade(self, records: &[SealedRecord]) -> Result<Self, SessionError> {
+        let manifest = self.vault().seal_manifest(&Manifest::of(records))?;
+        let meta = self.vault().meta()?.to_json();
+        let unlisted = move |stored: Option<&[u8]>, _: &[SealedRecord], _: &[String]| {
+            stored
+                .is_none()
+                .then_some(manifest)
+                .ok_or(StoreError::VaultChanged)
+        };
+        self.store
+            .write(
+                Batch::new()
+                    .replace_meta(meta.clone())
+                    .guarded(self.guard_with(Box::new(unlisted))),
+            )
+            .await?;
+        Ok(Self {
+            meta: meta.into(),
+            ..self
         })
     }
 
-    async fn stored_meta(store: &Store) -> Result<VaultMeta, SessionError> {
-        let json = store.meta().await?.ok_or(SessionError::NoVault)?;
-        Ok(VaultMeta::from_json(&json)?)
+    /// The guard of an ordinary write: same vault, manifest updated with the batch.
+    fn guard(&self) -> Guard {
+        let key = self.key.clone();
+        self.guard_with(Box::new(move |stored, puts, deletes| {
+            let vault = &key.0;
+            let sealed = stored.ok_or_else(|| {
+                StoreError::Damaged("The vault's list of records is missing".into())
+            })?;
+            let mut manifest = vault
+                .open_manifest(sealed)
+                .map_err(|e| StoreError::Damaged(e.to_string()))?;
+            for (id, sealed) in puts {
+                manifest.record(id, sealed);
+            }
+            for id in deletes {
+                manifest.forget(id);
+            }
+            vault
+                .seal_manifest(&manifest)
+                .map_err(|e| StoreError::WriteFailed(e.to_string()))
+        }))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn guard_with(
+        &self,
+        update: Box<
+            dyn FnOnce(Option<&[u8]>, &[SealedRecord], &[String]) -> Result<Vec<u8>, StoreError>,
+        >,
+    ) -> Guard {
+        Guard {
+            expected_meta: self.meta.to_string(),
+            manifest_id: MANIFEST_ID,
+            update,
+        }
+    }
+
+    /// Writes `batch` if the stored vault is still this session's.
+    async fn write(&self, batch: Batch) -> Result<(), SessionError> {
+        Ok(self.store.write(batch.guarded(self.guard())).await?)
     }
 
     /// Saves new settings; on failure the old ones stay, in storage and here.
     pub async fn save_settings(&self, settings: Settings) -> Result<Self, SessionError> {
-        let sealed = self.vault.seal_json(SETTINGS_ID, &settings)?;
-        self.store
-            .write(Batch::new().put(SETTINGS_ID, sealed))
-            .await?;
+        let sealed = self.vault().seal_json(SETTINGS_ID, &settings)?;
+        self.write(Batch::new().put(SETTINGS_ID, sealed)).await?;
         Ok(Self {
             settings,
             ..self.clone()
@@ -101,8 +228,8 @@ impl Session {
 
     pub async fn save_connection(&self, connection: &Connection) -> Result<(), SessionError> {
         let id = connection.record_id();
-        let sealed = self.vault.seal_json(&id, connection)?;
-        Ok(self.store.write(Batch::new().put(id, sealed)).await?)
+        let sealed = self.vault().seal_json(&id, connection)?;
+        self.write(Batch::new().put(id, sealed)).await
     }
 
     /// Removes a connection and, in the same transaction, its data from the snapshot.
@@ -110,25 +237,22 @@ impl Session {
         let mut batch = Batch::new().delete(format!("{CONNECTION_PREFIX}{id}"));
         if let Some(mut snapshot) = self.snapshot().await? {
             snapshot.drop_connection(id);
-            batch = batch.put(SNAPSHOT_ID, self.vault.seal_json(SNAPSHOT_ID, &snapshot)?);
+            batch = batch.put(SNAPSHOT_ID, self.vault().seal_json(SNAPSHOT_ID, &snapshot)?);
         }
-        Ok(self.store.write(batch).await?)
+        self.write(batch).await
     }
 
     /// The last saved portfolio snapshot.
     pub async fn snapshot(&self) -> Result<Option<Snapshot>, SessionError> {
         match self.store.record(SNAPSHOT_ID).await? {
-            Some(sealed) => Ok(Some(self.vault.open_json(SNAPSHOT_ID, &sealed)?)),
+            Some(sealed) => Ok(Some(self.vault().open_json(SNAPSHOT_ID, &sealed)?)),
             None => Ok(None),
         }
     }
 
     pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), SessionError> {
-        let sealed = self.vault.seal_json(SNAPSHOT_ID, snapshot)?;
-        Ok(self
-            .store
-            .write(Batch::new().put(SNAPSHOT_ID, sealed))
-            .await?)
+        let sealed = self.vault().seal_json(SNAPSHOT_ID, snapshot)?;
+        self.write(Batch::new().put(SNAPSHOT_ID, sealed)).await
     }
 
     pub async fn connections(&self) -> Result<Vec<Connection>, SessionError> {
@@ -137,26 +261,57 @@ impl Session {
             .await?
             .into_iter()
             .filter(|(id, _)| id.starts_with(CONNECTION_PREFIX))
-            .map(|(id, sealed)| Ok(self.vault.open_json(&id, &sealed)?))
+            .map(|(id, sealed)| Ok(self.vault().open_json(&id, &sealed)?))
             .collect()
     }
 
+    /// One connection by id.
+    pub async fn connection(&self, id: &str) -> Result<Option<Connection>, SessionError> {
+        let record = format!("{CONNECTION_PREFIX}{id}");
+        match self.store.record(&record).await? {
+            Some(sealed) => Ok(Some(self.vault().open_json(&record, &sealed)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Re-encrypts everything under `new_password`, prepared in memory: the returned batch
-    /// replaces the meta and every record in one transaction.
+    /// replaces the meta and every record in one transaction, and only if no other write
+    /// landed since the records were read.
     pub async fn prepare_password_change(
         &self,
         current: &str,
         new_password: &str,
         kdf: KdfParams,
-    ) -> Result<(Batch, OpenVault), SessionError> {
-        let meta = Self::stored_meta(&self.store).await?;
-        let verified = meta.unlock(current)?;
+    ) -> Result<(Batch, OpenVault, String), SessionError> {
+        let json = self.store.meta().await?.ok_or(SessionError::NoVault)?;
+        if *json != *self.meta {
+            return Err(SessionError::VaultChanged);
+        }
+        let verified = VaultMeta::from_json(&json)?.unlock(current)?;
         let records = self.store.records().await?;
-        let rekeyed = verified.rekey(&records, new_password, kdf)?;
+        let read = find(&records, MANIFEST_ID).map(<[u8]>::to_vec);
+        let mut rekeyed = verified.rekey(&records, new_password, kdf)?;
+        let manifest = rekeyed
+            .records
+            .pop()
+            .filter(|(id, _)| id == MANIFEST_ID)
+            .map(|(_, sealed)| sealed)
+            .ok_or_else(|| SessionError::Other("the new record list is missing".into()))?;
+        let meta = rekeyed.meta.to_json();
+        let unchanged = move |stored: Option<&[u8]>, _: &[SealedRecord], _: &[String]| {
+            if stored.map(<[u8]>::to_vec) == read {
+                Ok(manifest)
+            } else {
+                Err(StoreError::WriteFailed(
+                    "another tab saved meanwhile; try again".into(),
+                ))
+            }
+        };
         let batch = Batch::new()
-            .replace_meta(rekeyed.meta.to_json())
-            .put_all(rekeyed.records);
-        Ok((batch, rekeyed.vault))
+            .replace_meta(meta.clone())
+            .put_all(rekeyed.records)
+            .guarded(self.guard_with(Box::new(unchanged)));
+        Ok((batch, rekeyed.vault, meta))
     }
 
     /// Changes the password. If the write fails, the old password keeps working.
@@ -165,14 +320,22 @@ impl Session {
         current: &str,
         new_password: &str,
     ) -> Result<Self, SessionError> {
-        let kdf = self.vault.header().kdf.max_with(KdfParams::DEFAULT);
-        let (batch, next) = self
+        let kdf = self.vault().header().kdf.max_with(KdfParams::DEFAULT);
+        let (batch, next, meta) = self
             .prepare_password_change(current, new_password, kdf)
             .await?;
         self.store.write(batch).await?;
         Ok(Self {
-            vault: Rc::new(next),
+            key: Key::new(next),
+            meta: meta.into(),
             ..self.clone()
         })
     }
+}
+
+fn find<'a>(records: &'a [SealedRecord], id: &str) -> Option<&'a [u8]> {
+    records
+        .iter()
+        .find(|(rid, _)| rid == id)
+        .map(|(_, sealed)| sealed.as_slice())
 }

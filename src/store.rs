@@ -7,6 +7,14 @@
 //! lands in one transaction over both stores: all of it or none of it. Nothing is awaited
 //! inside a transaction except its own requests (an IndexedDB transaction dies otherwise),
 //! so callers encrypt first and write second.
+//!
+//! A [`Guard`] makes a write conditional, checked inside its own transaction: the stored meta
+//! must still be the one the session was opened with (another tab may have changed the
+//! password), and the vault's manifest record is read and rewritten there too, by a
+//! synchronous function (sealing is synchronous, so the transaction stays alive).
+//!
+//! Another tab erasing the vault (deleting the database) first asks every open connection to
+//! close (`versionchange`): the store closes at once and tells the app, which locks.
 
 use std::rc::Rc;
 
@@ -34,6 +42,16 @@ pub enum StoreError {
     WriteFailed(String),
     #[error("Reading browser storage failed ({0}).")]
     ReadFailed(String),
+    /// The stored vault is no longer the one this session opened (a password change or an
+    /// erase in another tab).
+    #[error(
+        "The vault was changed in another tab (new password, or erased); nothing was saved \
+         here. Unlock again to go on."
+    )]
+    VaultChanged,
+    /// The guard found the stored data damaged; nothing was written.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 fn describe(e: impl std::fmt::Display) -> String {
@@ -46,7 +64,22 @@ pub struct Batch {
     meta: Option<(String, MetaWrite)>,
     puts: Vec<(String, Vec<u8>)>,
     deletes: Vec<String>,
+    guard: Option<Guard>,
     abort_before_commit: bool,
+}
+
+/// What a guarded write checks and updates inside its transaction.
+pub struct Guard {
+    /// The meta (JSON) the writer's session was opened with.
+    pub expected_meta: String,
+    /// Record id of the manifest.
+    pub manifest_id: &'static str,
+    /// Given the stored manifest record and the batch's puts and deletes, the new manifest
+    /// record, or why nothing may be written.
+    #[allow(clippy::type_complexity)]
+    pub update: Box<
+        dyn FnOnce(Option<&[u8]>, &[(String, Vec<u8>)], &[String]) -> Result<Vec<u8>, StoreError>,
+    >,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -81,6 +114,11 @@ impl Batch {
         self.deletes.push(id.into());
         self
     }
+    /// Makes the batch conditional on `guard` (checked in the same transaction).
+    pub fn guarded(mut self, guard: Guard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
     /// Fault injection for tests: issue every request, then abort instead of committing, as
     /// when the tab is closed mid-write. The batch reports a write failure.
     #[doc(hidden)]
@@ -93,8 +131,26 @@ impl Batch {
 /// An open Holdix database.
 #[derive(Clone)]
 pub struct Store {
-    db: Rc<Database>,
+    db: Rc<Connection>,
     name: String,
+}
+
+/// The database connection, closed when the last [`Store`] clone is dropped (its
+/// `versionchange` handler dies with it, and an open connection without one would block
+/// another tab's erase).
+struct Connection(Database);
+
+impl std::ops::Deref for Connection {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        &self.0
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 impl Store {
@@ -105,6 +161,15 @@ impl Store {
 
     /// Opens a database by name; tests use their own names.
     pub async fn open_named(name: &str) -> Result<Self, StoreError> {
+        Self::open_watched(name, || {}).await
+    }
+
+    /// Opens a database by name; `on_closed` runs when another tab deletes or upgrades it
+    /// (the connection is closed first, so that tab is not blocked).
+    pub async fn open_watched(
+        name: &str,
+        on_closed: impl FnOnce() + 'static,
+    ) -> Result<Self, StoreError> {
         let factory = Factory::new().map_err(|e| StoreError::Unavailable(describe(e)))?;
         let mut request = factory
             .open(name, Some(DB_VERSION))
@@ -119,11 +184,20 @@ impl Store {
                 }
             }
         });
-        let db = request
+        let mut db = request
             .await
             .map_err(|e| StoreError::Unavailable(describe(e)))?;
+        db.on_version_change(move |event| {
+            if let Some(db) = event
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::IdbDatabase>().ok())
+            {
+                db.close();
+            }
+            on_closed();
+        });
         Ok(Self {
-            db: Rc::new(db),
+            db: Rc::new(Connection(db)),
             name: name.to_string(),
         })
     }
@@ -189,8 +263,39 @@ impl Store {
             .db
             .transaction(&[META, RECORDS], TransactionMode::ReadWrite)
             .map_err(fail)?;
+        let Batch {
+            meta,
+            puts,
+            deletes,
+            guard,
+            abort_before_commit,
+        } = batch;
+        let mut puts = puts;
         let result = async {
-            if let Some((json, how)) = &batch.meta {
+            if let Some(guard) = guard {
+                let stored = tx
+                    .object_store(META)
+                    .map_err(fail)?
+                    .get(JsValue::from_str(META_KEY))
+                    .map_err(fail)?
+                    .await
+                    .map_err(fail)?
+                    .and_then(|v| v.as_string());
+                if stored.as_deref() != Some(guard.expected_meta.as_str()) {
+                    return Err(StoreError::VaultChanged);
+                }
+                let manifest = tx
+                    .object_store(RECORDS)
+                    .map_err(fail)?
+                    .get(JsValue::from_str(guard.manifest_id))
+                    .map_err(fail)?
+                    .await
+                    .map_err(fail)?
+                    .map(|v| bytes_of(&v));
+                let next = (guard.update)(manifest.as_deref(), &puts, &deletes)?;
+                puts.push((guard.manifest_id.to_string(), next));
+            }
+            if let Some((json, how)) = &meta {
                 let store = tx.object_store(META).map_err(fail)?;
                 let (value, key) = (JsValue::from_str(json), JsValue::from_str(META_KEY));
                 match how {
@@ -211,7 +316,7 @@ impl Store {
                 }
             }
             let records = tx.object_store(RECORDS).map_err(fail)?;
-            for (id, sealed) in &batch.puts {
+            for (id, sealed) in &puts {
                 let value: JsValue = Uint8Array::from(sealed.as_slice()).into();
                 records
                     .put(&value, Some(&JsValue::from_str(id)))
@@ -219,7 +324,7 @@ impl Store {
                     .await
                     .map_err(fail)?;
             }
-            for id in &batch.deletes {
+            for id in &deletes {
                 records
                     .delete(JsValue::from_str(id))
                     .map_err(fail)?
@@ -235,7 +340,7 @@ impl Store {
             let _ = tx.abort();
             return Err(e);
         }
-        if batch.abort_before_commit {
+        if abort_before_commit {
             // The outcome is "aborted" either way; what matters is that nothing landed.
             let _ = tx.abort().map_err(fail)?.await;
             return Err(StoreError::WriteFailed("the write was interrupted".into()));

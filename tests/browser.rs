@@ -159,7 +159,7 @@ async fn interrupted_password_change_keeps_the_old_password() {
     session.save_connection(&okx_connection()).await.unwrap();
     let before = snapshot(&store).await;
 
-    let (batch, _) = session
+    let (batch, _, _) = session
         .prepare_password_change("old password 123", "new password 456", FAST)
         .await
         .unwrap();
@@ -178,7 +178,7 @@ async fn interrupted_password_change_keeps_the_old_password() {
     );
 
     // The same change, not interrupted, switches passwords and keeps every record.
-    let (batch, _) = session
+    let (batch, _, _) = session
         .prepare_password_change("old password 123", "new password 456", FAST)
         .await
         .unwrap();
@@ -266,4 +266,152 @@ async fn storage_usage_and_persistence_answer() {
     );
     assert!(persistent_storage(false).await.is_some());
     assert!(online());
+}
+
+/// Tab A changes the password while tab B is still unlocked with the old key: every write of
+/// B is refused inside its own transaction, nothing lands under the retired key, and the
+/// vault opens cleanly (not "damaged") with the new password.
+#[wasm_bindgen_test]
+async fn a_write_with_a_retired_key_is_refused() {
+    let store = fresh("t-stale").await;
+    let tab_a = Session::create(store.clone(), "old password 123", FAST)
+        .await
+        .unwrap();
+    tab_a.save_connection(&okx_connection()).await.unwrap();
+    let tab_b = Session::unlock(
+        Store::open_named("t-stale").await.unwrap(),
+        "old password 123",
+    )
+    .await
+    .unwrap();
+    let tab_a = tab_a
+        .change_password("old password 123", "new password 456")
+        .await
+        .unwrap();
+    let before = snapshot(&store).await;
+
+    let settings = holdix_core::records::Settings {
+        auto_lock_minutes: 60,
+        ..tab_b.settings.clone()
+    };
+    let mut renamed = okx_connection();
+    renamed.label = "renamed in tab B".into();
+    let snapshot_b = holdix_core::records::Snapshot::default();
+    assert_eq!(
+        tab_b.save_settings(settings).await.err(),
+        Some(SessionError::VaultChanged)
+    );
+    assert_eq!(
+        tab_b.save_connection(&renamed).await.err(),
+        Some(SessionError::VaultChanged)
+    );
+    assert_eq!(
+        tab_b.save_snapshot(&snapshot_b).await.err(),
+        Some(SessionError::VaultChanged)
+    );
+    assert_eq!(
+        tab_b.delete_connection("c1").await.err(),
+        Some(SessionError::VaultChanged)
+    );
+    assert_eq!(snapshot(&store).await, before, "tab B wrote nothing");
+
+    let reopened = Session::unlock(store.clone(), "new password 456")
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened.connections().await.unwrap(),
+        vec![okx_connection()]
+    );
+    // Tab A, whose session has the new key, still saves.
+    tab_a.save_connection(&renamed).await.unwrap();
+    assert_eq!(
+        Session::unlock(store, "new password 456")
+            .await
+            .unwrap()
+            .connections()
+            .await
+            .unwrap(),
+        vec![renamed]
+    );
+}
+
+/// "Erase vault" in one tab while another tab has the database open: the other tab's
+/// connection closes itself (and tells the app) instead of blocking the erase for ever.
+#[wasm_bindgen_test]
+async fn erasing_closes_other_tabs_instead_of_hanging() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let _ = fresh("t-erase").await;
+    let closed = Rc::new(Cell::new(false));
+    let told = closed.clone();
+    let _other_tab = Store::open_watched("t-erase", move || told.set(true))
+        .await
+        .unwrap();
+    let eraser = Store::open_named("t-erase").await.unwrap();
+    let erase = Box::pin(eraser.erase());
+    let timeout = Box::pin(holdix::browser::sleep_ms(5_000));
+    match futures::future::select(erase, timeout).await {
+        futures::future::Either::Left((result, _)) => result.unwrap(),
+        futures::future::Either::Right(_) => panic!("the erase was blocked by the other tab"),
+    }
+    assert!(closed.get(), "the other tab was told");
+}
+
+/// A record deleted behind the vault's back (settings would silently become defaults) or an
+/// older copy put back: unlock says damaged, and changes nothing.
+#[wasm_bindgen_test]
+async fn deleted_or_replayed_records_are_damage() {
+    let store = fresh("t-manifest").await;
+    let session = Session::create(store.clone(), "manifest password", FAST)
+        .await
+        .unwrap();
+    let first = session
+        .save_settings(holdix_core::records::Settings {
+            auto_lock_minutes: 5,
+            ..session.settings.clone()
+        })
+        .await
+        .unwrap();
+    let old_copy = store.record("settings").await.unwrap().unwrap();
+    first
+        .save_settings(holdix_core::records::Settings {
+            auto_lock_minutes: 60,
+            ..first.settings.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        Session::unlock(store.clone(), "manifest password")
+            .await
+            .unwrap()
+            .settings
+            .auto_lock_minutes,
+        60
+    );
+
+    // Replay: the older copy authenticates, but is not the one last saved.
+    store
+        .write(Batch::new().put("settings", old_copy))
+        .await
+        .unwrap();
+    let before = snapshot(&store).await;
+    let err = Session::unlock(store.clone(), "manifest password")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, SessionError::Damaged(_)), "{err:?}");
+    assert!(err.to_string().contains("not the copy last saved"), "{err}");
+    assert_eq!(
+        snapshot(&store).await,
+        before,
+        "a failed unlock writes nothing"
+    );
+
+    // Deletion.
+    store.write(Batch::new().delete("settings")).await.unwrap();
+    let err = Session::unlock(store.clone(), "manifest password")
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("\"settings\" is missing"), "{err}");
 }

@@ -3,7 +3,6 @@
 
 use holdix_core::portfolio::{self, format_amount, format_usd, Account, AssetRow, Side};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use rust_decimal::Decimal;
 
 use super::connect::ConnectDialog;
@@ -62,7 +61,7 @@ pub fn Dashboard() -> impl IntoView {
                             data-testid="refresh"
                             disabled=move || p.refreshing.get() || p.offline.get()
                             aria-describedby="offline-note"
-                            on:click=move |_| spawn_local(refresh(ctx))
+                            on:click=move |_| ctx.spawn(refresh(ctx))
                         >
                             {move || if p.refreshing.get() { "Refreshing…" } else { "Refresh" }}
                         </button>
@@ -343,26 +342,30 @@ fn Connections() -> impl IntoView {
                             let name = RwSignal::new(c.label.clone());
                             let confirming = RwSignal::new(false);
                             let rename = move |_| {
-                                let Some(session) = ctx.session() else { return };
                                 let label = name.get_untracked().trim().to_string();
                                 if label.is_empty() { return; }
-                                spawn_local(async move {
+                                ctx.spawn(async move {
+                                    let Some(session) = ctx.session() else { return };
                                     let id = id.get_value();
                                     let result = async {
-                                        let mut conn = session.connections().await?.into_iter().find(|c| c.id == id).ok_or(crate::session::SessionError::Other("connection not found".into()))?;
+                                        let Some(mut conn) = session.connection(&id).await? else {
+                                            return Ok("This connection was removed meanwhile.".to_string());
+                                        };
                                         conn.label = label;
-                                        session.save_connection(&conn).await
+                                        session.save_connection(&conn).await.map(|()| "Renamed.".to_string())
                                     }.await;
-                                    message.set(Some(match result { Ok(()) => "Renamed.".into(), Err(e) => e.to_string() }));
+                                    drop(session);
+                                    message.set(Some(result.unwrap_or_else(|e| ctx.report(e))));
                                     reload_connections(ctx).await;
                                 });
                             };
                             let retest = move |_| {
-                                let Some(session) = ctx.session() else { return };
                                 let fetcher = p.fetcher(&ctx);
-                                spawn_local(async move {
+                                ctx.spawn(async move {
+                                    let Some(session) = ctx.session() else { return };
                                     let id = id.get_value();
-                                    let Ok(Some(conn)) = session.connections().await.map(|cs| cs.into_iter().find(|c| c.id == id)) else { return };
+                                    let Ok(Some(conn)) = session.connection(&id).await else { return };
+                                    drop(session);
                                     let status = match fetcher.test_connection(&conn).await {
                                         Ok(config) if config.is_read_only() => ConnStatus::Ok,
                                         Ok(config) => ConnStatus::Error(holdix_core::exchange::okx::refuse_permissions(&config).message),
@@ -372,16 +375,18 @@ fn Connections() -> impl IntoView {
                                 });
                             };
                             let remove = move |_| {
-                                let Some(session) = ctx.session() else { return };
-                                spawn_local(async move {
+                                ctx.spawn(async move {
+                                    let Some(session) = ctx.session() else { return };
                                     let id = id.get_value();
-                                    match session.delete_connection(&id).await {
+                                    let deleted = session.delete_connection(&id).await;
+                                    drop(session);
+                                    match deleted {
                                         Ok(()) => {
                                             p.snapshot.update(|s| if let Some(s) = s { s.drop_connection(&id) });
                                             p.statuses.update(|s| { s.remove(&id); });
                                             reload_connections(ctx).await;
                                         }
-                                        Err(e) => message.set(Some(e.to_string())),
+                                        Err(e) => message.set(Some(ctx.report(e))),
                                     }
                                 });
                             };

@@ -1,13 +1,23 @@
 //! The screens. [`App`] owns the app-wide state ([`Ctx`]): which phase the vault is in
 //! (no vault / locked / unlocked), the unlocked session, and auto-lock.
+//!
+//! Work that needs the session runs as a task of the session ([`Ctx::spawn`]): locking
+//! cancels every such task, so none keeps the key alive. Tasks take the session from
+//! [`Ctx::session`] right before they use it, never across a network wait, so a save after a
+//! refresh uses the session as it is then (after a password change here: the new key).
+//! Other tabs are heard: a password changed there (a `BroadcastChannel` message) or the vault
+//! erased there (IndexedDB `versionchange`) locks this tab; any write that still finds the
+//! vault changed is refused by the store and locks too.
 
 use std::time::Duration;
 
 use holdix_core::records::Settings;
 use leptos::prelude::*;
 
+use futures::future::{AbortHandle, Abortable};
+
 use crate::browser::now_ms;
-use crate::session::Session;
+use crate::session::{Session, SessionError};
 use crate::store::Store;
 
 mod connect;
@@ -55,8 +65,16 @@ pub struct Ctx {
     pub persisted: RwSignal<Option<bool>>,
     store: StoredValue<Option<Store>, LocalStorage>,
     session: StoredValue<Option<Session>, LocalStorage>,
+    /// Tasks of the unlocked session, cancelled by [`Ctx::lock`].
+    tasks: StoredValue<Vec<AbortHandle>, LocalStorage>,
+    /// This tab's end of the channel to the other tabs (a channel does not hear itself).
+    tabs: StoredValue<Option<web_sys::BroadcastChannel>, LocalStorage>,
     last_activity: StoredValue<f64>,
 }
+
+/// The channel tabs of this origin tell each other about vault changes on.
+const CHANNEL: &str = "holdix";
+const PASSWORD_CHANGED: &str = "password-changed";
 
 impl Ctx {
     fn new() -> Self {
@@ -71,6 +89,8 @@ impl Ctx {
             persisted: RwSignal::new(None),
             store: StoredValue::new_local(None),
             session: StoredValue::new_local(None),
+            tasks: StoredValue::new_local(Vec::new()),
+            tabs: StoredValue::new_local(web_sys::BroadcastChannel::new(CHANNEL).ok()),
             last_activity: StoredValue::new(now_ms()),
         }
     }
@@ -107,9 +127,49 @@ impl Ctx {
         });
     }
 
-    /// Drops the session (the key is zeroized with its last reference) and shows Unlock.
+    /// Runs `work` as a task of the unlocked session: [`Ctx::lock`] cancels it (dropping
+    /// whatever it holds) at its next await.
+    pub fn spawn(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        let (handle, registration) = AbortHandle::new_pair();
+        self.tasks.update_value(|tasks| {
+            tasks.retain(|t| !t.is_aborted());
+            tasks.push(handle);
+        });
+        leptos::task::spawn_local(async move {
+            let _ = Abortable::new(work, registration).await;
+        });
+    }
+
+    /// The message for a failed vault operation; a vault changed by another tab locks this
+    /// one (its key is retired) and the notice says why.
+    pub fn report(&self, error: SessionError) -> String {
+        let text = error.to_string();
+        if error == SessionError::VaultChanged {
+            self.lock(Some(text.clone()));
+        }
+        text
+    }
+
+    /// After a password change here: other tabs lock (their key is retired).
+    pub fn tell_other_tabs_password_changed(&self) {
+        self.tabs.with_value(|channel| {
+            if let Some(channel) = channel {
+                let _ = channel.post_message(&PASSWORD_CHANGED.into());
+            }
+        });
+    }
+
+    /// Drops the session (the key is zeroized with its last reference), cancels the
+    /// session's tasks and shows Unlock.
     pub fn lock(&self, notice: Option<String>) {
         self.session.set_value(None);
+        for task in self
+            .tasks
+            .try_update_value(std::mem::take)
+            .unwrap_or_default()
+        {
+            task.abort();
+        }
         self.portfolio.clear();
         self.connecting.set(false);
         self.settings.set(Settings::default());
@@ -129,7 +189,17 @@ impl Ctx {
     }
 
     async fn open_store(&self) {
-        let store = match Store::open().await {
+        let ctx = *self;
+        // Another tab erases the vault: the store has closed itself; lock and start over.
+        let on_closed = move || {
+            ctx.lock(Some(
+                "The vault was erased or Holdix was updated in another tab.".into(),
+            ));
+            ctx.store.set_value(None);
+            ctx.phase.set(Phase::Loading);
+            leptos::task::spawn_local(async move { ctx.open_store().await });
+        };
+        let store = match Store::open_watched(crate::store::DB_NAME, on_closed).await {
             Ok(store) => store,
             Err(e) => {
                 self.fatal.set(Some(e.to_string()));
@@ -185,6 +255,27 @@ pub fn App() -> impl IntoView {
         }
     });
     on_cleanup(move || handle.remove());
+    // A password changed in another tab retires this tab's key: lock.
+    if let Some(channel) = ctx.tabs.with_value(Clone::clone) {
+        let on_message = wasm_bindgen::closure::Closure::<dyn Fn(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| {
+                if event.data().as_string().as_deref() == Some(PASSWORD_CHANGED)
+                    && ctx.phase.get_untracked() == Phase::Unlocked
+                {
+                    ctx.lock(Some(
+                        "The password was changed in another tab. Unlock with the new password."
+                            .into(),
+                    ));
+                }
+            },
+        );
+        channel.set_onmessage(Some(wasm_bindgen::JsCast::unchecked_ref(
+            on_message.as_ref(),
+        )));
+        // The app lives as long as the page; a channel with a listener is kept alive by the
+        // browser.
+        on_message.forget();
+    }
     if let Ok(handle) = set_interval_with_handle(
         move || {
             if ctx.phase.get_untracked() != Phase::Unlocked {

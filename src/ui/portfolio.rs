@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use holdix_core::records::{ExchangeId, Snapshot};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::Ctx;
 use crate::browser::{online, origin, sleep_ms, unix_ms};
@@ -95,12 +94,13 @@ impl Default for PortfolioState {
 
 /// After unlock: the saved snapshot at once, then a refresh.
 pub fn load_after_unlock(ctx: Ctx) {
-    spawn_local(async move {
+    ctx.spawn(async move {
         let Some(session) = ctx.session() else { return };
         match session.snapshot().await {
             Ok(snapshot) => ctx.portfolio.snapshot.set(snapshot),
-            Err(e) => ctx.portfolio.problem.set(Some(e.to_string())),
+            Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
         }
+        drop(session);
         reload_connections(ctx).await;
         refresh(ctx).await;
     });
@@ -121,7 +121,7 @@ pub async fn reload_connections(ctx: Ctx) {
                 })
                 .collect(),
         ),
-        Err(e) => ctx.portfolio.problem.set(Some(e.to_string())),
+        Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
     }
 }
 
@@ -131,14 +131,16 @@ pub async fn refresh(ctx: Ctx) {
     if p.refreshing.get_untracked() {
         return;
     }
+    // The session is held only to read the connections: not across the network wait.
     let Some(session) = ctx.session() else { return };
     let connections = match session.connections().await {
         Ok(c) => c,
         Err(e) => {
-            p.problem.set(Some(e.to_string()));
+            p.problem.set(Some(ctx.report(e)));
             return;
         }
     };
+    drop(session);
     if connections.is_empty() {
         return;
     }
@@ -156,9 +158,9 @@ pub async fn refresh(ctx: Ctx) {
     let fetcher = p.fetcher(&ctx);
     let (results, prices) = fetcher.refresh(&connections).await;
     drop(connections);
-    if ctx.session().is_none() {
-        return; // locked meanwhile: show nothing
-    }
+    // The session as it is now: locked meanwhile shows nothing; after a password change
+    // the snapshot is sealed under the new key.
+    let Some(session) = ctx.session() else { return };
 
     let previous = p.snapshot.get_untracked().unwrap_or_default();
     let mut next = Snapshot {
@@ -199,8 +201,9 @@ pub async fn refresh(ctx: Ctx) {
     if any_ok {
         next.as_of_ms = unix_ms().max(0) as u64;
         if let Err(e) = session.save_snapshot(&next).await {
-            p.problem.set(Some(e.to_string()));
+            p.problem.set(Some(ctx.report(e)));
         }
+        drop(session);
         p.snapshot.set(Some(next));
     }
     p.statuses.set(statuses);
@@ -218,7 +221,7 @@ pub fn went_offline(ctx: Ctx) {
         return;
     }
     p.offline.set(true);
-    spawn_local(async move {
+    ctx.spawn(async move {
         while p.offline.get_untracked() && ctx.session().is_some() {
             sleep_ms(3_000).await;
             if online() && p.fetcher(&ctx).proxy_answers().await {

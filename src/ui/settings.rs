@@ -32,18 +32,18 @@ fn AutoLock() -> impl IntoView {
         let Ok(minutes) = event_target_value(&ev).parse::<u32>() else {
             return;
         };
-        let Some(session) = ctx.session() else { return };
-        let settings = Settings {
-            auto_lock_minutes: minutes,
-            ..session.settings.clone()
-        };
-        spawn_local(async move {
+        ctx.spawn(async move {
+            let Some(session) = ctx.session() else { return };
+            let settings = Settings {
+                auto_lock_minutes: minutes,
+                ..session.settings.clone()
+            };
             match session.save_settings(settings).await {
                 Ok(next) => {
                     ctx.set_session(next);
                     status.set(Some("Saved.".into()));
                 }
-                Err(e) => status.set(Some(e.to_string())),
+                Err(e) => status.set(Some(ctx.report(e))),
             }
         });
     };
@@ -88,15 +88,15 @@ fn Proxy() -> impl IntoView {
             Ok(url) => url,
             Err(e) => return status.set(Some((false, e.into()))),
         };
-        let Some(session) = ctx.session() else { return };
-        let settings = Settings {
-            proxy_url,
-            ..session.settings.clone()
-        };
-        spawn_local(async move {
+        ctx.spawn(async move {
+            let Some(session) = ctx.session() else { return };
+            let settings = Settings {
+                proxy_url,
+                ..session.settings.clone()
+            };
             let next = match session.save_settings(settings).await {
                 Ok(next) => next,
-                Err(e) => return status.set(Some((false, e.to_string()))),
+                Err(e) => return status.set(Some((false, ctx.report(e)))),
             };
             ctx.set_session(next);
             let p = ctx.portfolio;
@@ -193,16 +193,17 @@ fn ChangePassword() -> impl IntoView {
         if !ready() {
             return;
         }
-        let Some(session) = ctx.session() else { return };
         busy.set(true);
         wrong.set(None);
         outcome.set(None);
         let (old_pw, new_pw) = (current.get_untracked(), next.get_untracked());
-        spawn_local(async move {
+        ctx.spawn(async move {
             next_paint().await;
+            let Some(session) = ctx.session() else { return };
             match session.change_password(&old_pw, &new_pw).await {
                 Ok(session) => {
                     ctx.set_session(session);
+                    ctx.tell_other_tabs_password_changed();
                     for field in [current, next, confirm] {
                         field.set(String::new());
                     }
@@ -212,7 +213,7 @@ fn ChangePassword() -> impl IntoView {
                     )));
                 }
                 Err(SessionError::WrongPassword) => wrong.set(Some("Wrong password".into())),
-                Err(e) => outcome.set(Some((false, e.to_string()))),
+                Err(e) => outcome.set(Some((false, ctx.report(e)))),
             }
             busy.set(false);
         });
