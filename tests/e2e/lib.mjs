@@ -60,6 +60,17 @@ export async function openApp(browser, { viewport, url = BASE_URL } = {}) {
   return { context, page };
 }
 
+/** Another tab of the same profile (shares IndexedDB with the first), watched too. */
+export async function newTab(context, url = BASE_URL) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  watched.push(page);
+  await page.goto(url);
+  return page;
+}
+
 /** A page in a fresh on-disk profile of its own browser: what an installed PWA gets
  *  (Chromium refuses installation and persistent storage to incognito profiles). */
 export async function openProfile(url) {

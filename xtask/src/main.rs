@@ -32,7 +32,12 @@ enum Task {
         demo: bool,
     },
     /// Set up what is missing and run every test layer: native, browser, end-to-end.
-    Test,
+    Test {
+        /// Run only the end-to-end files whose names contain this (while working on them;
+        /// the other layers are skipped).
+        #[arg(long, value_name = "NAME")]
+        only_e2e: Option<String>,
+    },
     /// Measure: key derivation, unlock, refresh, loads, bundle sizes, proxy throughput. One
     /// `name: value unit` per line.
     Bench,
@@ -51,7 +56,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Run { listen, demo } => build::run(&listen, demo),
-        Task::Test => testing::test_all(),
+        Task::Test { only_e2e } => testing::test_all(only_e2e.as_deref()),
         Task::Bench => bench::bench(),
         Task::Icons => pwa::write_icons(),
         Task::FinishBuild { dist } => pwa::finish_build(&dist),

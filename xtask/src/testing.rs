@@ -114,20 +114,21 @@ fn browser() -> Outcome {
     )
 }
 
-/// The end-to-end files, in name order.
-fn e2e_files() -> Result<Vec<String>> {
+/// The end-to-end files, in name order (those containing `only`, if given).
+fn e2e_files(only: Option<&str>) -> Result<Vec<String>> {
     let dir = root().join("tests/e2e");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".test.mjs"))
+        .filter(|n| only.is_none_or(|o| n.contains(o)))
         .collect();
     files.sort();
     Ok(files)
 }
 
-fn end_to_end() -> Outcome {
+fn end_to_end(only: Option<&str>) -> Outcome {
     let prepared = (|| -> Result<(Service, Service, Vec<String>, PathBuf, PathBuf)> {
         setup::for_browser()?;
         let dist = build_app()?;
@@ -135,7 +136,7 @@ fn end_to_end() -> Outcome {
         let sim = start_sim(&[])?;
         let upstream = format!("okx={}", sim.url);
         let server = start_app(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
-        Ok((sim, server, e2e_files()?, dist, proxy))
+        Ok((sim, server, e2e_files(only)?, dist, proxy))
     })();
     let (sim, server, files, dist, proxy) = match prepared {
         Ok(p) => p,
@@ -159,8 +160,11 @@ fn end_to_end() -> Outcome {
     outcome
 }
 
-pub fn test_all() -> Result {
-    let outcomes = [native(), browser(), end_to_end()];
+pub fn test_all(only_e2e: Option<&str>) -> Result {
+    let outcomes = match only_e2e {
+        None => vec![native(), browser(), end_to_end(None)],
+        Some(only) => vec![end_to_end(Some(only))],
+    };
     println!("\n== summary ==");
     let (mut passed, mut failed, mut broken) = (0, 0, false);
     for o in &outcomes {
