@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 use super::portfolio::{refresh, reload_connections};
 use super::use_ctx;
+use super::vault::PasswordField;
 use crate::browser::random_id;
 
 #[component]
@@ -114,8 +115,8 @@ pub fn ConnectDialog() -> impl IntoView {
                     aria-invalid=move || at(Field::ApiKey).get().is_some().to_string() aria-describedby="api-key-error" />
                 <p id="api-key-error" class="field-error" role="alert" data-testid="api-key-error">{move || at(Field::ApiKey).get()}</p>
             </div>
-            <SecretField id="api-secret" label="API Secret" value=secret />
-            <SecretField id="api-passphrase" label="API Passphrase" value=passphrase error=at(Field::Passphrase) />
+            <PasswordField id="api-secret" label="API Secret" value=secret credential=true />
+            <PasswordField id="api-passphrase" label="API Passphrase" value=passphrase error=at(Field::Passphrase) credential=true />
             <div class="field">
                 <label for="region">"Region"</label>
                 <select id="region" on:change=move |ev| region.set(event_target_value(&ev))>
@@ -146,54 +147,5 @@ pub fn ConnectDialog() -> impl IntoView {
                 <button type="button" class="secondary" on:click=move |_| close()>"Cancel"</button>
             </div>
         </form>
-    }
-}
-
-/// An exchange credential: masked like a password, but a text input (and no name), so that
-/// no password manager takes the dialog for a login form and offers to save an API secret
-/// as a website password. The password managers that look at text fields too are told to
-/// leave it alone.
-#[component]
-fn SecretField(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<String>,
-    #[prop(into, optional)] error: Signal<Option<String>>,
-) -> impl IntoView {
-    let shown = RwSignal::new(false);
-    let error_id = format!("{id}-error");
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <div class="password-row">
-                <input
-                    id=id
-                    type="text"
-                    class=move || if shown.get() { "secret" } else { "secret masked" }
-                    autocomplete="off"
-                    autocapitalize="off"
-                    spellcheck="false"
-                    data-1p-ignore=""
-                    data-lpignore="true"
-                    data-bwignore=""
-                    data-form-type="other"
-                    aria-invalid=move || error.get().is_some().to_string()
-                    aria-describedby=error_id.clone()
-                    bind:value=value
-                />
-                <button
-                    type="button"
-                    class="ghost toggle"
-                    aria-pressed=move || shown.get().to_string()
-                    aria-label=move || if shown.get() { format!("Hide {label}") } else { format!("Show {label}") }
-                    on:click=move |_| shown.update(|s| *s = !*s)
-                >
-                    {move || if shown.get() { "Hide" } else { "Show" }}
-                </button>
-            </div>
-            <p id=error_id class="field-error" data-testid=format!("{id}-error") role="alert">
-                {move || error.get()}
-            </p>
-        </div>
     }
 }

@@ -12,6 +12,11 @@ use crate::browser::next_paint;
 use crate::session::{Session, SessionError};
 
 /// A labelled password input with a show/hide toggle and an error line under it.
+///
+/// With `credential` it holds an exchange credential (API secret, passphrase) instead: a
+/// masked *text* input, so that no password manager takes the form for a login and offers
+/// to save an API secret as a website password (the managers that look at text fields too
+/// are told to leave it alone).
 #[component]
 pub fn PasswordField(
     id: &'static str,
@@ -21,6 +26,7 @@ pub fn PasswordField(
     #[prop(into, optional)] error: Signal<Option<String>>,
     #[prop(optional)] hint: Option<AnyView>,
     #[prop(optional)] autofocus: bool,
+    #[prop(optional)] credential: bool,
 ) -> impl IntoView {
     let shown = RwSignal::new(false);
     let error_id = format!("{id}-error");
@@ -32,9 +38,13 @@ pub fn PasswordField(
             <div class="password-row">
                 <input
                     id=id
-                    name=id
-                    type=move || if shown.get() { "text" } else { "password" }
-                    autocomplete=autocomplete
+                    name=(!credential).then_some(id)
+                    type=move || if credential || shown.get() { "text" } else { "password" }
+                    class=move || (credential && !shown.get()).then_some("masked")
+                    autocomplete=if credential { "off" } else { autocomplete }
+                    data-1p-ignore=credential.then_some("")
+                    data-lpignore=credential.then_some("true")
+                    data-bwignore=credential.then_some("")
                     autofocus=autofocus
                     spellcheck="false"
                     aria-invalid=move || error.get().is_some().to_string()

@@ -251,3 +251,10 @@ export async function connect(page, k, { label, demo = false } = {}) {
     return !b || b.textContent.trim() === 'Connect';
   });
 }
+
+/** Creates a vault on `page` and connects demo key 1; resolves once it is up to date. */
+export async function createAndConnect(page) {
+  await createVault(page);
+  await connect(page, key(1));
+  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+}

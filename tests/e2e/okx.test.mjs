@@ -5,7 +5,7 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, openApp, assertNoProblems, createVault, unlock, readAllStorage, assertAbsent, PASSWORD,
-  assertNoCspViolations, key, faults, connect,
+  assertNoCspViolations, key, faults, connect, createAndConnect,
 } from './lib.mjs';
 
 const SIM = process.env.HOLDIX_SIM_URL;
@@ -100,18 +100,14 @@ test('every connection problem is explained at its field, and nothing is saved',
 test('a browser clock 60 s off just works', async () => {
   await faults({ clock_offset_ms: 60_000 });
   const { context, page } = await openApp(browser);
-  await createVault(page);
-  await connect(page, key(1));
-  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(page);
   assert.equal(await page.getByTestId('total').innerText(), '$60,286.50');
   await context.close();
 });
 
 test('exchange down: the snapshot stays, with a clear error; back up, refresh works', async () => {
   const { context, page } = await openApp(browser);
-  await createVault(page);
-  await connect(page, key(1));
-  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(page);
   await faults({ status: 503 });
   await page.getByTestId('refresh').click();
   const status = page.getByTestId('status-OKX');
@@ -132,9 +128,7 @@ test('exchange down: the snapshot stays, with a clear error; back up, refresh wo
 
 test('manage connections: rename and remove (with confirmation)', async () => {
   const { context, page } = await openApp(browser);
-  await createVault(page);
-  await connect(page, key(1));
-  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(page);
   const item = page.getByTestId('connection-OKX');
   await item.getByRole('textbox').fill('My OKX');
   await item.getByRole('button', { name: 'Rename' }).click();
@@ -149,9 +143,7 @@ test('manage connections: rename and remove (with confirmation)', async () => {
 
 test('rate limited: retried with pauses, then said so; the snapshot stays', async () => {
   const { context, page } = await openApp(browser);
-  await createVault(page);
-  await connect(page, key(1));
-  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(page);
   await faults({ force_rate_limit: true });
   await page.getByTestId('refresh').click();
   await page.getByTestId('status-OKX').getByText('OKX is rate limiting requests').waitFor();

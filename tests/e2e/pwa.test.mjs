@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   launch, openApp, openProfile, assertNoProblems, assertNoCspViolations, createVault, unlock,
-  connect, key, faults, startProxy, freePort, dirState, appFiles, PASSWORD,
+  connect, createAndConnect, key, faults, startProxy, freePort, dirState, appFiles, PASSWORD,
 } from './lib.mjs';
 
 const DIST = process.env.HOLDIX_DIST;
@@ -146,9 +146,7 @@ test('offline: server and proxy stopped → reload from cache → unlock → "Of
   let server = await startProxy({ port, staticDir: DIST });
   const { page, context } = await openApp(browser, { url: `${server.url}/` });
   try {
-    await createVault(page);
-    await connect(page, key(1));
-    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    await createAndConnect(page);
     await serviceWorkerInControl(page);
     const asOf = (await page.getByTestId('as-of').textContent()).replace('As of ', '');
 
@@ -348,9 +346,7 @@ test('zero server storage: static host + separate proxy; requests go only there;
 test('network gone, or a proxy address that does not answer: said at once, snapshot kept; fixed → Refresh again', async () => {
   const { page, context } = await openApp(browser);
   try {
-    await createVault(page);
-    await connect(page, key(1));
-    await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+    await createAndConnect(page);
 
     // The browser loses its network: the dashboard says so without waiting for a refresh.
     await context.setOffline(true);

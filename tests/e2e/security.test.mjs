@@ -6,7 +6,7 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, openApp, assertNoProblems, createVault, unlock, PASSWORD, NEW_PASSWORD,
-  assertNoCspViolations, key, faults, connect, newTab, BASE_URL,
+  assertNoCspViolations, key, faults, connect, createAndConnect, newTab, BASE_URL,
 } from './lib.mjs';
 
 const SIM = process.env.HOLDIX_SIM_URL;
@@ -31,9 +31,7 @@ async function changePassword(page, from, to) {
 
 test('two tabs: a password change in one locks the other, and the vault stays whole', async () => {
   const { context, page: tabA } = await openApp(browser);
-  await createVault(tabA);
-  await connect(tabA, key(1));
-  await tabA.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(tabA);
   const tabB = await newTab(context);
   await unlock(tabB, PASSWORD);
   await tabB.getByTestId('dashboard').waitFor();
@@ -56,9 +54,7 @@ test('two tabs: a password change in one locks the other, and the vault stays wh
 
 test('a refresh in flight during a password change saves under the new password', async () => {
   const { context, page } = await openApp(browser);
-  await createVault(page);
-  await connect(page, key(1));
-  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(page);
   await faults({ latency_ms: 2500 });
   await page.getByTestId('refresh').click();
   await page.getByTestId('status-OKX').getByText('Loading…').waitFor();
@@ -103,9 +99,7 @@ test('nothing from the proxy lands in the browser HTTP cache', async () => {
       proxied.add(r.url());
     }
   });
-  await createVault(page);
-  await connect(page, key(1));
-  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(page);
   // Without the app's own no-store: a plain GET of a public route and of the key's
   // permissions, as any page script or an old app version would make them.
   const direct = [`${BASE_URL}/okx/api/v5/public/time`, `${BASE_URL}/okx/api/v5/account/config`];
@@ -172,9 +166,7 @@ test('the Connect dialog never offers an exchange credential to the password man
 
 test('Lock lets go of the vault key at once, even with a refresh in flight', async () => {
   const { context, page } = await openApp(browser);
-  await createVault(page);
-  await connect(page, key(1));
-  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  await createAndConnect(page);
   const liveKeys = () => page.evaluate(() => window.wasmBindings.live_vault_keys());
   assert.equal(await liveKeys(), 1, 'one key while unlocked');
   await faults({ latency_ms: 5000 });

@@ -861,12 +861,23 @@ mod tests {
         );
     }
 
+    /// `meta` with its header rewritten to `kdf` and the checksum recomputed, as someone
+    /// editing storage would.
+    fn with_params(meta: &VaultMeta, kdf: KdfParams) -> VaultMeta {
+        let check = B64.decode(&meta.check).unwrap();
+        let header = VaultHeader { kdf, salt: [5; 16] }.to_bytes();
+        VaultMeta {
+            header: B64.encode(header),
+            check: meta.check.clone(),
+            sum: checksum(&header, &check),
+        }
+    }
+
     /// Someone rewrites the header with cheap parameters and a matching checksum: refused
     /// before any derivation, as tampering.
     #[test]
     fn parameters_below_the_floor_are_refused() {
         let (meta, _) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
-        let check = B64.decode(&meta.check).unwrap();
         for weak in [
             KdfParams {
                 m_cost_kib: 19 * 1024 - 1,
@@ -884,18 +895,10 @@ mod tests {
                 p_cost: 0,
             },
         ] {
-            let header = VaultHeader {
-                kdf: weak,
-                salt: [5; 16],
-            }
-            .to_bytes();
-            let tampered = VaultMeta {
-                header: B64.encode(header),
-                check: meta.check.clone(),
-                sum: checksum(&header, &check),
-            };
             assert_eq!(
-                tampered.unlock("pw-pw-pw-pw-pw").unwrap_err(),
+                with_params(&meta, weak)
+                    .unlock("pw-pw-pw-pw-pw")
+                    .unwrap_err(),
                 VaultError::WeakParameters {
                     m_cost_kib: weak.m_cost_kib,
                     t_cost: weak.t_cost,
@@ -987,7 +990,6 @@ mod tests {
     #[test]
     fn parameters_above_the_ceiling_are_damage() {
         let (meta, _) = VaultMeta::create("pw-pw-pw-pw-pw", FAST).unwrap();
-        let check = B64.decode(&meta.check).unwrap();
         for heavy in [
             KdfParams {
                 m_cost_kib: 256 * 1024 + 1,
@@ -1005,17 +1007,9 @@ mod tests {
                 p_cost: 5,
             },
         ] {
-            let header = VaultHeader {
-                kdf: heavy,
-                salt: [5; 16],
-            }
-            .to_bytes();
-            let tampered = VaultMeta {
-                header: B64.encode(header),
-                check: meta.check.clone(),
-                sum: checksum(&header, &check),
-            };
-            let err = tampered.unlock("pw-pw-pw-pw-pw").unwrap_err();
+            let err = with_params(&meta, heavy)
+                .unlock("pw-pw-pw-pw-pw")
+                .unwrap_err();
             assert!(err.is_damage(), "{heavy:?}: {err}");
         }
         assert_eq!(KdfParams::CEILING.check(), Ok(()));
