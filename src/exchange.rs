@@ -1,14 +1,14 @@
-//! Sending exchange requests through the proxy, and the OKX fetch flows: clock correction,
-//! retries, permission check, and a whole-portfolio refresh. Request building, signing and
-//! parsing are in `holdix_core::exchange`; this module only moves bytes and time.
+//! Moving bytes: exchange requests through the proxy (one at a time or in one `/batch`),
+//! and the loop that performs what core's refresh and key-check state machine
+//! (`holdix_core::exchange::refresh`) asks for. Building, signing, parsing, retries and
+//! clocks are all decided in core.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures::future::{join, join4, join_all};
-use holdix_core::exchange::okx::{self, AccountConfig, OkxError};
-use holdix_core::exchange::{HttpRequest, HttpResponse};
-use holdix_core::portfolio::{Holding, Position, Prices};
+use futures::future::join_all;
+use holdix_core::exchange::refresh::{Clocks, Outcome, Report, Run, Step};
+use holdix_core::exchange::{exchange, ExchangeError, HttpRequest, HttpResponse};
 use holdix_core::records::Connection;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -17,52 +17,19 @@ use crate::browser::{sleep_ms, unix_ms};
 
 /// How long one request may take before it counts as unreachable.
 const TIMEOUT_MS: i32 = 15_000;
-/// Pauses before retrying a rate-limited request.
-const BACKOFF_MS: [i32; 2] = [500, 1_500];
 
-/// A failed exchange call, ready to be explained.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchError {
-    Okx(OkxError),
-    /// The proxy did not answer at all.
-    Unreachable {
-        proxy: String,
-    },
-}
-
-impl FetchError {
-    /// The message for the user, and the Connect-dialog field it belongs to.
-    pub fn explain(&self) -> okx::Problem {
-        match self {
-            Self::Okx(e) => okx::explain(e),
-            Self::Unreachable { proxy } => okx::Problem {
-                field: okx::Field::General,
-                message: format!(
-                    "Cannot reach the proxy at {proxy}. Check your connection and that the proxy is running (the address is in Settings); your last snapshot stays on screen."
-                ),
-            },
-        }
-    }
-}
-
-impl From<OkxError> for FetchError {
-    fn from(e: OkxError) -> Self {
-        Self::Okx(e)
-    }
-}
-
-/// Talks to exchanges through one proxy, with the exchange clock's offset measured once.
+/// Talks to exchanges through one proxy, keeping each exchange host's clock offset.
 #[derive(Clone)]
 pub struct Fetcher {
     proxy: String,
-    offset_ms: Rc<Cell<Option<i64>>>,
+    clocks: Rc<RefCell<Clocks>>,
 }
 
 impl Fetcher {
     pub fn new(proxy: &str) -> Self {
         Self {
             proxy: proxy.trim_end_matches('/').to_string(),
-            offset_ms: Rc::default(),
+            clocks: Rc::default(),
         }
     }
 
@@ -70,23 +37,19 @@ impl Fetcher {
         &self.proxy
     }
 
+    fn unreachable(&self) -> ExchangeError {
+        ExchangeError::unreachable(&self.proxy)
+    }
+
     /// Whether the proxy answers its health check.
     pub async fn proxy_answers(&self) -> bool {
-        let health = HttpRequest {
-            upstream: "healthz",
-            method: "GET",
-            path_and_query: String::new(),
-            headers: Vec::new(),
-            body: String::new(),
-        };
+        let health = HttpRequest::public_get("healthz", "");
         self.send(&health).await.is_ok_and(|r| r.status == 200)
     }
 
-    /// Sends one request: `{proxy}/{upstream}{path}`.
-    pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, FetchError> {
-        let unreachable = || FetchError::Unreachable {
-            proxy: self.proxy.clone(),
-        };
+    /// Sends one request: `{proxy}/{upstream}{path}`, never from or into the HTTP cache.
+    pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, ExchangeError> {
+        let unreachable = || self.unreachable();
         let url = format!("{}/{}{}", self.proxy, req.upstream, req.path_and_query);
         let headers = web_sys::Headers::new().map_err(|_| unreachable())?;
         for (name, value) in &req.headers {
@@ -127,9 +90,16 @@ impl Fetcher {
             let text = JsFuture::from(response.text().map_err(|_| unreachable())?)
                 .await
                 .map_err(|_| unreachable())?;
+            let retry_after_s = response
+                .headers()
+                .get("retry-after")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse().ok());
             Ok(HttpResponse {
                 status: response.status(),
                 body: text.as_string().unwrap_or_default(),
+                retry_after_s,
             })
         }
         .await;
@@ -140,80 +110,13 @@ impl Fetcher {
         result
     }
 
-    /// Measures the exchange clock: offset = server time − the local time halfway through
-    /// the round trip.
-    pub async fn measure_clock(&self, region: Option<&str>) -> Result<i64, FetchError> {
-        let before = unix_ms();
-        let resp = self.send(&okx::public_get(region, okx::TIME)).await?;
-        let after = unix_ms();
-        let server = okx::parse_server_time(&resp)?;
-        let offset = server - (before + after) / 2;
-        self.offset_ms.set(Some(offset));
-        Ok(offset)
-    }
-
-    async fn exchange_now(&self, region: Option<&str>) -> Result<i64, FetchError> {
-        let offset = match self.offset_ms.get() {
-            Some(o) => o,
-            None => self.measure_clock(region).await?,
-        };
-        Ok(unix_ms() + offset)
-    }
-
-    /// A signed GET whose answer is not an OKX error: on a timestamp error the clock is
-    /// measured again and the request retried once; rate limits are retried after pauses.
-    /// (Not generic over the parser, so the retry logic exists once in the bundle.)
-    pub async fn okx(&self, conn: &Connection, path: &str) -> Result<HttpResponse, FetchError> {
-        let region = conn.options.region.as_deref();
-        let mut clock_retried = false;
-        let mut backoff = BACKOFF_MS.iter();
-        loop {
-            let req = okx::private_get(conn, path, self.exchange_now(region).await?)?;
-            let resp = self.send(&req).await?;
-            match okx::parse(&resp) {
-                Err(e) if e.is_clock() && !clock_retried => {
-                    clock_retried = true;
-                    self.measure_clock(region).await?;
-                }
-                Err(e) if e.is_rate_limit() => match backoff.next() {
-                    Some(ms) => sleep_ms(*ms).await,
-                    None => return Err(e.into()),
-                },
-                Err(e) => return Err(e.into()),
-                Ok(_) => return Ok(resp),
-            }
-        }
-    }
-
-    /// The key's configuration (permissions): the connection test.
-    pub async fn test_connection(&self, conn: &Connection) -> Result<AccountConfig, FetchError> {
-        Ok(okx::parse_config(&self.okx(conn, okx::CONFIG).await?)?)
-    }
-
-    /// Every account and position of one connection, fetched concurrently.
-    pub async fn fetch_connection(
-        &self,
-        conn: &Connection,
-    ) -> Result<(Vec<Holding>, Vec<Position>), FetchError> {
-        let (a, b, c, d) = join4(
-            self.okx(conn, okx::BALANCE),
-            self.okx(conn, okx::FUNDING),
-            self.okx(conn, okx::SAVINGS),
-            self.okx(conn, okx::POSITIONS),
-        )
-        .await;
-        Ok(parse_connection(&conn.id, &[a?, b?, c?, d?])?)
-    }
-
-    /// Prices from OKX's public spot tickers.
-    pub async fn prices(&self) -> Result<Prices, FetchError> {
-        let resp = self.send(&okx::public_get(None, okx::TICKERS)).await?;
-        Ok(Prices::from_tickers(&okx::parse_tickers(&resp)?))
-    }
-
     /// Sends several requests in one `POST {proxy}/batch` (browsers allow only six
-    /// connections per origin); answers come back in order.
-    pub async fn send_batch(&self, reqs: &[HttpRequest]) -> Result<Vec<HttpResponse>, FetchError> {
+    /// connections per origin); answers come back in order. A proxy without the batch route
+    /// gets them one by one, concurrently.
+    pub async fn send_batch(
+        &self,
+        reqs: &[HttpRequest],
+    ) -> Result<Vec<HttpResponse>, ExchangeError> {
         // Typed, not `serde_json::Value`: a Value serializer would bring float formatting.
         #[derive(serde::Serialize)]
         struct Item<'a> {
@@ -222,6 +125,13 @@ impl Fetcher {
             path: &'a str,
             headers: std::collections::BTreeMap<&'a str, &'a str>,
             body: &'a str,
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            status: u16,
+            #[serde(default)]
+            headers: std::collections::BTreeMap<String, String>,
+            body: String,
         }
         let items: Vec<Item> = reqs
             .iter()
@@ -241,115 +151,74 @@ impl Fetcher {
             body: serde_json::to_string(&items).unwrap_or_default(),
         };
         let resp = self.send(&request).await?;
-        let answers: Option<Vec<HttpResponse>> =
-            serde_json::from_str::<serde_json::Value>(&resp.body)
-                .ok()
-                .and_then(|v| match v {
-                    serde_json::Value::Array(items)
-                        if resp.status == 200 && items.len() == reqs.len() =>
-                    {
-                        Some(items)
-                    }
-                    _ => None,
+        let answers = serde_json::from_str::<Vec<Answer>>(&resp.body)
+            .ok()
+            .filter(|a| resp.status == 200 && a.len() == reqs.len());
+        match answers {
+            Some(answers) => Ok(answers
+                .into_iter()
+                .map(|a| HttpResponse {
+                    status: a.status,
+                    retry_after_s: a.headers.get("retry-after").and_then(|v| v.parse().ok()),
+                    body: a.body,
                 })
-                .and_then(|items| {
-                    items
-                        .iter()
-                        .map(|a| {
-                            Some(HttpResponse {
-                                status: u16::try_from(a.get("status")?.as_u64()?).ok()?,
-                                body: a.get("body")?.as_str()?.to_string(),
-                            })
-                        })
-                        .collect()
-                });
-        answers.ok_or(FetchError::Okx(OkxError::Http {
-            status: resp.status,
-            detail: "the proxy has no batch route".into(),
-        }))
+                .collect()),
+            None => join_all(reqs.iter().map(|r| self.send(r)))
+                .await
+                .into_iter()
+                .collect(),
+        }
     }
 
-    /// Refreshes every connection and the prices in one batch round trip (after the clock
-    /// is known). A connection whose answers ask for a retry (clock, rate limit) is fetched
-    /// again on its own with retries; one connection failing does not stop the others.
-    pub async fn refresh(&self, connections: &[Connection]) -> Refreshed {
-        let region = connections
-            .first()
-            .and_then(|c| c.options.region.as_deref());
-        let now = match self.exchange_now(region).await {
-            Ok(now) => now,
-            Err(e) => {
-                let failed = connections
-                    .iter()
-                    .map(|c| (c.id.clone(), Err(e.clone())))
-                    .collect();
-                return (failed, Err(e));
-            }
-        };
-        const PATHS: [&str; 4] = [okx::BALANCE, okx::FUNDING, okx::SAVINGS, okx::POSITIONS];
-        let mut reqs = vec![okx::public_get(None, okx::TICKERS)];
-        let mut plans = Vec::new();
-        for conn in connections {
-            let signed: Result<Vec<HttpRequest>, OkxError> = PATHS
-                .iter()
-                .map(|p| okx::private_get(conn, p, now))
-                .collect();
-            plans.push(signed.map(|r| {
-                reqs.extend(r);
-                reqs.len() - PATHS.len()
-            }));
-        }
-        let Ok(answers) = self.send_batch(&reqs).await else {
-            return self.refresh_one_by_one(connections).await;
-        };
-        let prices = okx::parse_tickers(&answers[0])
-            .map(|t| Prices::from_tickers(&t))
-            .map_err(FetchError::from);
-        let mut results = Vec::new();
-        let mut again = Vec::new();
-        for (conn, plan) in connections.iter().zip(plans) {
-            let parsed =
-                plan.and_then(|at| parse_connection(&conn.id, &answers[at..at + PATHS.len()]));
-            match parsed {
-                Err(e) if e.is_clock() || e.is_rate_limit() => again.push(conn),
-                other => results.push((conn.id.clone(), other.map_err(FetchError::from))),
+    /// Performs what `run` asks until it is done.
+    async fn drive(&self, mut run: Run<'_>) -> Report {
+        loop {
+            match run.next(unix_ms()) {
+                Step::MeasureClocks(keys) => {
+                    let measured = join_all(keys.into_iter().map(|key| async move {
+                        let before = unix_ms();
+                        let answer = match exchange(key.0) {
+                            Some(ex) => self.send(&ex.time_request(key.1)).await,
+                            None => Err(self.unreachable()),
+                        };
+                        (key, before, unix_ms(), answer)
+                    }))
+                    .await;
+                    for (key, before, after, answer) in measured {
+                        run.clock_answer(key, before, after, answer);
+                    }
+                }
+                Step::Send(requests) => {
+                    let answers = self.send_batch(&requests).await;
+                    run.answered(answers);
+                }
+                Step::Wait(ms) => sleep_ms(i32::try_from(ms).unwrap_or(i32::MAX)).await,
+                Step::Done => break,
             }
         }
-        if !again.is_empty() {
-            let retried = join_all(
-                again
-                    .iter()
-                    .map(|c| async move { (c.id.clone(), self.fetch_connection(c).await) }),
-            );
-            results.extend(retried.await);
+        let report = run.finish();
+        *self.clocks.borrow_mut() = report.clocks.clone();
+        report
+    }
+
+    /// Every connection and the prices of their exchanges.
+    pub async fn refresh(&self, connections: &[Connection]) -> Report {
+        let clocks = self.clocks.borrow().clone();
+        self.drive(Run::refresh(connections, clocks)).await
+    }
+
+    /// The key check of Connect and Re-test: `Ok` with an optional note for a key Holdix
+    /// uses, or why not.
+    pub async fn verify_key(
+        &self,
+        connection: &Connection,
+    ) -> Result<Option<String>, ExchangeError> {
+        let clocks = self.clocks.borrow().clone();
+        let report = self.drive(Run::verify(connection, clocks)).await;
+        match report.results.into_iter().next().map(|(_, r)| r) {
+            Some(Ok(Outcome::Verdict(verdict))) => verdict.accept(),
+            Some(Ok(Outcome::Fetched(_))) | None => Err(self.unreachable()),
+            Some(Err(e)) => Err(e),
         }
-        (results, prices)
     }
-
-    /// The same without the batch route: every request on its own, concurrently.
-    async fn refresh_one_by_one(&self, connections: &[Connection]) -> Refreshed {
-        let per_connection = join_all(
-            connections
-                .iter()
-                .map(|c| async move { (c.id.clone(), self.fetch_connection(c).await) }),
-        );
-        join(per_connection, self.prices()).await
-    }
-}
-
-/// Per connection: its holdings and positions or why not; and the prices.
-pub type Refreshed = (
-    Vec<(String, Result<(Vec<Holding>, Vec<Position>), FetchError>)>,
-    Result<Prices, FetchError>,
-);
-
-/// The four answers of one connection (balance, funding, savings, positions).
-fn parse_connection(
-    id: &str,
-    answers: &[HttpResponse],
-) -> Result<(Vec<Holding>, Vec<Position>), OkxError> {
-    let mut holdings = okx::parse_trading(id, &answers[0])?;
-    holdings.extend(okx::parse_funding(id, &answers[1])?);
-    holdings.extend(okx::parse_savings(id, &answers[2])?);
-    Ok((holdings, okx::parse_positions(id, &answers[3])?))
 }

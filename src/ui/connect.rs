@@ -1,8 +1,9 @@
-//! The Connect Exchange dialog: OKX's three credentials, region and demo options, a help
-//! panel, and a connection test that accepts only read-only keys. Problems are shown next to
-//! the field at fault; nothing is saved unless the key passes.
+//! The Connect Exchange dialog, generic over each exchange's `ConnectSpec`: its credential
+//! fields, regions, demo switch and help steps. The key is checked with the exchange (only
+//! read-only keys pass, see `Verdict::accept`); problems are shown next to the field at
+//! fault; nothing is saved unless the key passes.
 
-use holdix_core::exchange::okx::{self, Field, Problem, REGIONS};
+use holdix_core::exchange::{exchange, ConnectSpec, Field, Problem, EXCHANGES};
 use holdix_core::records::{Connection, ConnectionOptions, ExchangeId, Secret};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -12,10 +13,28 @@ use super::use_ctx;
 use super::vault::PasswordField;
 use crate::browser::random_id;
 
+/// The input id and error-line test id of each field.
+fn field_id(field: Field) -> &'static str {
+    match field {
+        Field::ApiKey => "api-key",
+        Field::Secret => "api-secret",
+        Field::Passphrase => "api-passphrase",
+        Field::Region => "region",
+        Field::Demo => "demo",
+        Field::General => "connect",
+    }
+}
+
+fn spec_of(id: ExchangeId) -> &'static ConnectSpec {
+    exchange(id).unwrap_or(EXCHANGES[0]).spec()
+}
+
 #[component]
 pub fn ConnectDialog() -> impl IntoView {
     let ctx = use_ctx();
-    let label = RwSignal::new("OKX".to_string());
+    let chosen = RwSignal::new(EXCHANGES[0].id());
+    let spec = move || spec_of(chosen.get());
+    let label = RwSignal::new(chosen.get_untracked().name().to_string());
     let api_key = RwSignal::new(String::new());
     let secret = RwSignal::new(String::new());
     let passphrase = RwSignal::new(String::new());
@@ -23,6 +42,12 @@ pub fn ConnectDialog() -> impl IntoView {
     let demo = RwSignal::new(false);
     let problem = RwSignal::new(None::<Problem>);
     let busy = RwSignal::new(false);
+    let value_of = move |field: Field| match field {
+        Field::Secret => Some(secret),
+        Field::Passphrase => Some(passphrase),
+        Field::ApiKey => Some(api_key),
+        _ => None,
+    };
     let at = move |field: Field| {
         Signal::derive(move || {
             problem
@@ -32,9 +57,11 @@ pub fn ConnectDialog() -> impl IntoView {
         })
     };
     let filled = move || {
-        [api_key, secret, passphrase]
+        spec()
+            .fields
             .iter()
-            .all(|f| f.with(|v| !v.trim().is_empty()))
+            .filter_map(|f| value_of(f.field))
+            .all(|v| v.with(|v| !v.trim().is_empty()))
     };
     let close = move || {
         for f in [api_key, secret, passphrase] {
@@ -42,36 +69,51 @@ pub fn ConnectDialog() -> impl IntoView {
         }
         ctx.connecting.set(false);
     };
+    let switch = move |ev: leptos::ev::Event| {
+        let Some(next) = EXCHANGES
+            .iter()
+            .find(|e| e.spec().id.name() == event_target_value(&ev))
+        else {
+            return;
+        };
+        // A label the user did not change follows the exchange.
+        if label.get_untracked() == chosen.get_untracked().name() {
+            label.set(next.name().to_string());
+        }
+        chosen.set(next.id());
+        region.set("global".into());
+        demo.set(false);
+        problem.set(None);
+    };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if !filled() || busy.get_untracked() {
-            return;
-        }
-        if ctx.session().is_none() {
+        if !filled() || busy.get_untracked() || ctx.session().is_none() {
             return;
         }
         busy.set(true);
         problem.set(None);
+        let spec = spec_of(chosen.get_untracked());
         let connection = Connection {
             id: random_id(),
-            exchange: ExchangeId::Okx,
+            exchange: spec.id,
             label: Some(label.get_untracked().trim().to_string())
                 .filter(|l| !l.is_empty())
-                .unwrap_or_else(|| "OKX".into()),
+                .unwrap_or_else(|| spec.id.name().into()),
             api_key: api_key.get_untracked().trim().to_string(),
             secret: Secret::new(secret.get_untracked().trim()),
-            passphrase: Some(Secret::new(passphrase.get_untracked().trim())),
+            passphrase: spec
+                .needs(Field::Passphrase)
+                .then(|| Secret::new(passphrase.get_untracked().trim())),
             options: ConnectionOptions {
                 region: Some(region.get_untracked()).filter(|r| r != "global"),
-                demo: demo.get_untracked(),
+                demo: spec.demo && demo.get_untracked(),
             },
         };
         let fetcher = ctx.portfolio.fetcher(&ctx);
         ctx.spawn(async move {
-            let outcome = match fetcher.test_connection(&connection).await {
-                Err(e) => Err(e.explain()),
-                Ok(config) if !config.is_read_only() => Err(okx::refuse_permissions(&config)),
-                // The session as it is after the test (a password may have changed meanwhile).
+            let outcome = match fetcher.verify_key(&connection).await {
+                Err(e) => Err(e.problem),
+                // The session as it is after the check (a password may have changed).
                 Ok(_) => match ctx.session() {
                     None => return,
                     Some(session) => {
@@ -96,48 +138,66 @@ pub fn ConnectDialog() -> impl IntoView {
             }
         });
     };
+    let error_line = move |field: Field| {
+        let id = field_id(field);
+        view! {
+            <p id=format!("{id}-error") class="field-error" role="alert" data-testid=format!("{id}-error")>{move || at(field).get()}</p>
+        }
+    };
     view! {
         <form class="card dialog" role="dialog" aria-labelledby="connect-title" on:submit=submit data-testid="connect-form">
             <h2 id="connect-title">"Connect exchange"</h2>
             <div class="field">
                 <label for="exchange">"Exchange"</label>
-                <select id="exchange" data-testid="exchange">
-                    <option value="okx" selected>"OKX"</option>
+                <select id="exchange" data-testid="exchange" on:change=switch>
+                    {EXCHANGES.iter().map(|e| {
+                        let name = e.name();
+                        view! { <option value=name selected=move || chosen.get().name() == name>{name}</option> }
+                    }).collect_view()}
                 </select>
             </div>
             <div class="field">
                 <label for="conn-label">"Label"</label>
                 <input id="conn-label" type="text" bind:value=label autocomplete="off" />
             </div>
-            <div class="field">
-                <label for="api-key">"API Key"</label>
-                <input id="api-key" type="text" autocomplete="off" spellcheck="false" bind:value=api_key
-                    aria-invalid=move || at(Field::ApiKey).get().is_some().to_string() aria-describedby="api-key-error" />
-                <p id="api-key-error" class="field-error" role="alert" data-testid="api-key-error">{move || at(Field::ApiKey).get()}</p>
-            </div>
-            <PasswordField id="api-secret" label="API Secret" value=secret credential=true />
-            <PasswordField id="api-passphrase" label="API Passphrase" value=passphrase error=at(Field::Passphrase) credential=true />
-            <div class="field">
-                <label for="region">"Region"</label>
-                <select id="region" on:change=move |ev| region.set(event_target_value(&ev))>
-                    {REGIONS.map(|(value, text, _)| view! { <option value=value selected=move || region.get() == value>{text}</option> })}
-                </select>
-            </div>
-            <label class="check">
-                <input type="checkbox" id="demo" prop:checked=move || demo.get() on:change=move |ev| demo.set(event_target_checked(&ev)) />
-                "Demo trading key"
-            </label>
-            <p class="field-error" role="alert" data-testid="demo-error">{move || at(Field::Demo).get()}</p>
+            {move || spec().fields.iter().map(|f| {
+                let Some(value) = value_of(f.field) else { return ().into_any() };
+                let id = field_id(f.field);
+                if f.secret {
+                    view! { <PasswordField id=id label=f.label value=value error=at(f.field) credential=true /> }.into_any()
+                } else {
+                    view! {
+                        <div class="field">
+                            <label for=id>{f.label}</label>
+                            <input id=id type="text" autocomplete="off" spellcheck="false" bind:value=value
+                                aria-invalid=move || at(f.field).get().is_some().to_string() aria-describedby=format!("{id}-error") />
+                            {error_line(f.field)}
+                        </div>
+                    }.into_any()
+                }
+            }).collect_view()}
+            <Show when=move || { spec().regions.len() > 1 }>
+                <div class="field">
+                    <label for="region">"Region"</label>
+                    <select id="region" on:change=move |ev| region.set(event_target_value(&ev))>
+                        {move || spec().regions.iter().map(|r| {
+                            let value = r.value;
+                            view! { <option value=value selected=move || region.get() == value>{r.label}</option> }
+                        }).collect_view()}
+                    </select>
+                    {error_line(Field::Region)}
+                </div>
+            </Show>
+            <Show when=move || spec().demo>
+                <label class="check">
+                    <input type="checkbox" id="demo" prop:checked=move || demo.get() on:change=move |ev| demo.set(event_target_checked(&ev)) />
+                    "Demo trading key"
+                </label>
+                {error_line(Field::Demo)}
+            </Show>
             <details class="help">
-                <summary>"How to create a read-only OKX API key"</summary>
-                <ol>
-                    <li>"On OKX, open Profile → API and choose “Create API key”."</li>
-                    <li>"Set a label such as “Holdix”."</li>
-                    <li>"Choose a passphrase of your own (not your OKX password) and keep it: OKX never shows it again."</li>
-                    <li>"Under Permissions select “Read” only — not Trade, not Withdraw."</li>
-                    <li>"Optional: restrict the key to IP addresses. Requests reach OKX from the Holdix proxy, so allow the proxy's address, not your own."</li>
-                    <li>"Confirm with 2FA, then paste the API Key, the Secret Key (shown once) and your passphrase here."</li>
-                </ol>
+                <summary>{move || spec().help_title}</summary>
+                <ol>{move || spec().help_steps.iter().map(|s| view! { <li>{*s}</li> }).collect_view()}</ol>
             </details>
             <p class="form-error" role="alert" data-testid="connect-error">{move || at(Field::General).get()}</p>
             <div class="row">

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use holdix_core::exchange::ErrorKind;
 use holdix_core::records::{ExchangeId, Snapshot};
 use leptos::prelude::*;
 
 use super::Ctx;
 use crate::browser::{online, origin, sleep_ms, unix_ms};
-use crate::exchange::{FetchError, Fetcher};
+use crate::exchange::Fetcher;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnStatus {
@@ -156,59 +157,37 @@ pub async fn refresh(ctx: Ctx) {
             .collect(),
     );
     let fetcher = p.fetcher(&ctx);
-    let (results, prices) = fetcher.refresh(&connections).await;
+    let report = fetcher.refresh(&connections).await;
     drop(connections);
     // The session as it is now: locked meanwhile shows nothing; after a password change
     // the snapshot is sealed under the new key.
     let Some(session) = ctx.session() else { return };
-
+    let book = report.prices.clone();
+    let results = report.fetched();
+    let unreachable = results
+        .iter()
+        .all(|(_, r)| r.as_ref().is_err_and(|e| e.kind == ErrorKind::Unreachable));
+    let statuses = results
+        .iter()
+        .map(|(id, r)| {
+            let status = match r {
+                Ok(_) => ConnStatus::Ok,
+                Err(e) => ConnStatus::Error(e.problem.message.clone()),
+            };
+            (id.clone(), status)
+        })
+        .collect();
     let previous = p.snapshot.get_untracked().unwrap_or_default();
-    let mut next = Snapshot {
-        as_of_ms: previous.as_of_ms,
-        holdings: Vec::new(),
-        positions: Vec::new(),
-        prices: prices.clone().unwrap_or(previous.prices.clone()),
-    };
-    let mut statuses = BTreeMap::new();
-    let mut any_ok = false;
-    for (id, result) in results {
-        match result {
-            Ok((holdings, positions)) => {
-                any_ok = true;
-                next.holdings.extend(holdings);
-                next.positions.extend(positions);
-                statuses.insert(id, ConnStatus::Ok);
-            }
-            Err(e) => {
-                next.holdings.extend(
-                    previous
-                        .holdings
-                        .iter()
-                        .filter(|h| h.connection == id)
-                        .cloned(),
-                );
-                next.positions.extend(
-                    previous
-                        .positions
-                        .iter()
-                        .filter(|x| x.connection == id)
-                        .cloned(),
-                );
-                statuses.insert(id, ConnStatus::Error(e.explain().message));
-            }
-        }
-    }
-    if any_ok {
-        next.as_of_ms = unix_ms().max(0) as u64;
+    if let Some(next) = previous.merge(&results, &book, unix_ms().max(0) as u64) {
         if let Err(e) = session.save_snapshot(&next).await {
             p.problem.set(Some(ctx.report(e)));
         }
-        drop(session);
         p.snapshot.set(Some(next));
     }
+    drop(session);
     p.statuses.set(statuses);
     p.refreshing.set(false);
-    if !any_ok && matches!(prices, Err(FetchError::Unreachable { .. })) {
+    if unreachable {
         went_offline(ctx);
     }
 }

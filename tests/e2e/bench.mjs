@@ -1,9 +1,9 @@
 // Browser figures for `cargo xtask bench`, measured side by side in one run in headless
 // Chromium (medians of ROUNDS interleaved rounds), printed as `name: value unit`:
 // - kdf_ms: one bare key derivation; unlock_ms: click "Unlock" → unlocked screen painted;
-// - refresh_ms: unlocked → all 3 OKX connections refreshed and painted, with the simulator
-//   answering every request after LATENCY_MS; refresh_chain_ms: the longest chain of
-//   dependent requests (server time, then the batch) × LATENCY_MS.
+// - refresh_ms: unlocked → every connection (CONNECTIONS) refreshed and painted, with the
+//   simulator answering every request after LATENCY_MS; refresh_chain_ms: the longest chain
+//   of dependent requests (every host's server time at once, then one batch) × LATENCY_MS.
 // - cold_load_ms: navigation → unlock screen painted, nothing cached (no service worker, empty
 //   HTTP cache), served from 127.0.0.1; offline_load_ms: the same with the network off, every
 //   file from the service worker's cache.
@@ -18,9 +18,10 @@ const browser = await launch();
 const { page } = await openApp(browser);
 await createVault(page);
 await faults({});
-for (const n of [1, 2, 3]) {
-  await connect(page, key(n), { label: `OKX ${n}` });
-  await page.getByTestId(`status-OKX ${n}`).getByText('Up to date').waitFor();
+const CONNECTIONS = [[key(1), 'OKX 1'], [key(2), 'OKX 2'], [key(3), 'OKX 3']];
+for (const [k, label] of CONNECTIONS) {
+  await connect(page, k, { label });
+  await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();
 }
 
 const kdf = [];
@@ -35,7 +36,7 @@ for (let i = 0; i < ROUNDS; i++) {
 
   await faults({ latency_ms: LATENCY_MS });
   await page.locator('#unlock-password').fill(PASSWORD);
-  const [u, r] = await page.evaluate(() => new Promise((resolve) => {
+  const [u, r] = await page.evaluate((count) => new Promise((resolve) => {
     const button = document.querySelector('[data-testid=unlock]');
     const start = performance.now();
     let unlocked = null;
@@ -46,14 +47,14 @@ for (let i = 0; i < ROUNDS; i++) {
         painted(() => { unlocked = performance.now(); });
       }
       const statuses = [...document.querySelectorAll('.status')];
-      if (statuses.length === 3 && statuses.every((s) => s.classList.contains('ok'))) {
+      if (statuses.length === count && statuses.every((s) => s.classList.contains('ok'))) {
         seen.disconnect();
         painted(() => resolve([unlocked - start, performance.now() - unlocked]));
       }
     });
     seen.observe(document.body, { childList: true, subtree: true, attributes: true, characterData: true });
     button.click();
-  }));
+  }), CONNECTIONS.length);
   unlock.push(u);
   refresh.push(r);
 }

@@ -9,6 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const BASE_URL = process.env.HOLDIX_BASE_URL;
+
+/** The simulator's demo fixture: what it plays (`upstreams`) and the demo keys. */
+export const FIXTURE = JSON.parse(fs.readFileSync(new URL('../../crates/sim/fixtures/demo.json', import.meta.url)));
+
+/** `--upstream family=SIM/family` for every exchange family the simulator plays. */
+export function simUpstreams(sim = process.env.HOLDIX_SIM_URL) {
+  return FIXTURE.upstreams.flatMap((f) => ['--upstream', `${f}=${sim}/${f}`]);
+}
 if (!BASE_URL) throw new Error('HOLDIX_BASE_URL is not set: run these through `cargo xtask test`');
 
 export const PASSWORD = 'correct horse battery staple 42';
@@ -112,7 +120,7 @@ export async function startProxy({ port, staticDir, cwd, env = {} }) {
   const bin = process.env.HOLDIX_PROXY_BIN;
   if (!bin) throw new Error('HOLDIX_PROXY_BIN is not set: run these through `cargo xtask test`');
   port ??= await freePort();
-  const args = ['--listen', `127.0.0.1:${port}`, '--upstream', `okx=${process.env.HOLDIX_SIM_URL}`];
+  const args = ['--listen', `127.0.0.1:${port}`, ...simUpstreams()];
   if (staticDir) args.push('--static', staticDir);
   const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   // A test that fails before stopping its proxy must not keep the test runner alive.
@@ -220,13 +228,12 @@ export function assertAbsent(records, secrets) {
 }
 
 
-/** Demo key N of the simulator's fixture (crates/sim/fixtures/demo.json). */
-export const key = (n, extra = {}) => ({
-  key: `d2a1f5e0-0000-4000-8000-00000000000${n}`,
-  secret: `DEMO-SECRET-${n}-7f3c9a1b2e4d`,
-  passphrase: `Demo-Passphrase-${n}`,
-  ...extra,
-});
+/** OKX demo key N of the simulator's fixture (crates/sim/fixtures/demo.json); 9 is a key
+ *  the fixture does not have. */
+export const key = (n, extra = {}) => {
+  const k = FIXTURE.okx.keys[n - 1] ?? { api_key: `d2a1f5e0-0000-4000-8000-00000000000${n}`, secret: 'none', passphrase: 'none' };
+  return { exchange: 'OKX', key: k.api_key, secret: k.secret, passphrase: k.passphrase, ...extra };
+};
 
 /** Sets the simulator's faults (rate limits off unless asked). */
 export async function faults(f) {
@@ -239,11 +246,14 @@ export async function faults(f) {
 /** Fills and submits the Connect dialog; resolves when it closed or refused. */
 export async function connect(page, k, { label, demo = false } = {}) {
   if (await page.getByTestId('connect-form').count() === 0) await page.getByTestId('open-connect').click();
+  await page.locator('#exchange').selectOption(k.exchange ?? 'OKX');
   if (label) await page.locator('#conn-label').fill(label);
   await page.locator('#api-key').fill(`  ${k.key} `); // pasted values are trimmed
   await page.locator('#api-secret').fill(k.secret);
-  await page.locator('#api-passphrase').fill(k.passphrase);
-  if (demo !== await page.locator('#demo').isChecked()) await page.locator('#demo').click();
+  if (k.passphrase !== undefined) await page.locator('#api-passphrase').fill(k.passphrase);
+  if (await page.locator('#demo').count() > 0 && demo !== await page.locator('#demo').isChecked()) {
+    await page.locator('#demo').click();
+  }
   await page.getByTestId('connect').click();
   // Done when the dialog closed (connected) or its button reads "Connect" again (refused).
   await page.waitForFunction(() => {

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use flate2::{write::GzEncoder, Compression};
 
-use crate::build::{build_app, build_proxy, free_addr, start_app, start_sim};
+use crate::build::{build_app, build_proxy, free_addr, sim_upstreams, start_app, start_sim};
 use crate::{root, setup, Result};
 
 /// gzip -9 size of a file, in bytes.
@@ -45,8 +45,9 @@ pub fn bench() -> Result {
     let proxy = build_proxy()?;
     let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;
     let sim = start_sim(&["--no-rate-limits"])?;
-    let upstream = format!("okx={}", sim.url);
-    let server = start_app(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
+    let upstreams = sim_upstreams(&sim)?;
+    let extra: Vec<&str> = upstreams.iter().map(String::as_str).collect();
+    let server = start_app(&proxy, &dist, &free_addr()?, &extra)?;
     let out = Command::new("node")
         .arg("bench.mjs")
         .env("HOLDIX_BASE_URL", &server.url)

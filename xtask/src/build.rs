@@ -116,6 +116,50 @@ pub fn start_sim(extra: &[&str]) -> Result<Service> {
     Service::start(cmd, &addr, "/__sim/stats")
 }
 
+/// The simulator's demo fixture: what it plays and the demo keys.
+fn fixture() -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(root().join("crates/sim/fixtures/demo.json"))
+        .map_err(|e| format!("cannot read the demo fixture: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("the demo fixture: {e}"))
+}
+
+/// Proxy flags sending every exchange family the simulator plays (the fixture's
+/// `upstreams`) to it: `--upstream okx=SIM/okx --upstream binance=SIM/binance …`.
+pub fn sim_upstreams(sim: &Service) -> Result<Vec<String>> {
+    let fixture = fixture()?;
+    let families = fixture["upstreams"]
+        .as_array()
+        .ok_or("the demo fixture lists no upstreams")?;
+    Ok(families
+        .iter()
+        .filter_map(|f| f.as_str())
+        .flat_map(|f| ["--upstream".to_string(), format!("{f}={}/{f}", sim.url)])
+        .collect())
+}
+
+/// The demo credentials to print: the first key of each exchange the fixture plays.
+fn demo_credentials() -> Result<Vec<String>> {
+    let fixture = fixture()?;
+    let mut lines = Vec::new();
+    for family in fixture["upstreams"].as_array().into_iter().flatten() {
+        let family = family.as_str().unwrap_or_default();
+        let Some(key) = fixture[family]["keys"].get(0) else {
+            continue;
+        };
+        lines.push(format!("{family}:"));
+        for (field, label) in [
+            ("api_key", "API Key"),
+            ("secret", "Secret"),
+            ("passphrase", "Passphrase"),
+        ] {
+            if let Some(value) = key[field].as_str() {
+                lines.push(format!("  {label:<12}{value}"));
+            }
+        }
+    }
+    Ok(lines)
+}
+
 /// A free loopback address to serve on.
 pub fn free_addr() -> Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -145,21 +189,23 @@ pub fn run(listen: &str, demo: bool) -> Result {
     let dist = build_app()?;
     let proxy = build_proxy()?;
     let sim = if demo { Some(start_sim(&[])?) } else { None };
-    let upstream = sim.as_ref().map(|s| format!("okx={}", s.url));
-    let extra: Vec<&str> = upstream
-        .iter()
-        .flat_map(|u| ["--upstream", u.as_str()])
-        .collect();
+    let upstreams = match &sim {
+        Some(sim) => sim_upstreams(sim)?,
+        None => Vec::new(),
+    };
+    let extra: Vec<&str> = upstreams.iter().map(String::as_str).collect();
     let server = start_app(&proxy, &dist, listen, &extra)?;
     println!();
     println!("Holdix is running at {}/", server.url);
     if demo {
         println!();
-        println!("Demo mode: OKX requests go to the exchange simulator, not to okx.com.");
-        println!("Connect OKX with these read-only demo credentials:");
-        println!("  API Key:        d2a1f5e0-0000-4000-8000-000000000001");
-        println!("  API Secret:     DEMO-SECRET-1-7f3c9a1b2e4d");
-        println!("  API Passphrase: Demo-Passphrase-1");
+        println!(
+            "Demo mode: exchange requests go to the exchange simulator, never to an exchange."
+        );
+        println!("Connect with these read-only demo credentials:");
+        for line in demo_credentials()? {
+            println!("{line}");
+        }
     }
     println!("Press Ctrl+C to stop.");
     server.wait()

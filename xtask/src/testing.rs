@@ -4,7 +4,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::build::{build_app, build_proxy, free_addr, start_app, start_sim, Service};
+use crate::build::{
+    build_app, build_proxy, free_addr, sim_upstreams, start_app, start_sim, Service,
+};
 use crate::{root, setup, Result};
 
 /// What one layer reported.
@@ -134,8 +136,9 @@ fn end_to_end(only: Option<&str>) -> Outcome {
         let dist = build_app()?;
         let proxy = build_proxy()?;
         let sim = start_sim(&[])?;
-        let upstream = format!("okx={}", sim.url);
-        let server = start_app(&proxy, &dist, &free_addr()?, &["--upstream", &upstream])?;
+        let upstreams = sim_upstreams(&sim)?;
+        let extra: Vec<&str> = upstreams.iter().map(String::as_str).collect();
+        let server = start_app(&proxy, &dist, &free_addr()?, &extra)?;
         Ok((sim, server, e2e_files(only)?, dist, proxy))
     })();
     let (sim, server, files, dist, proxy) = match prepared {

@@ -2,31 +2,67 @@
 //! with exact decimals (never floats), merged per asset, totalled per connection and account.
 //!
 //! Valuation: the exchange's own USD value (OKX `eqUsd`) where it gives one; otherwise the
-//! spot price CCY-USDT, then CCY-USDC; USDT, USDC and USD count as 1. An asset with no price
-//! keeps its amount, is shown as "no price" and is left out of the totals.
+//! price from the [`PriceBook`] (every connected exchange's spot tickers, each module turning
+//! its own pairs into USD prices by asset); USDT, USDC, FDUSD and USD count as 1. An asset
+//! with no price keeps its amount, is shown as "no price" and is left out of the totals.
 
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// Which account of an exchange a holding sits in.
+/// Which account of an exchange a holding sits in: general enough for every exchange's
+/// split (OKX's unified trading account; Binance's spot, funding, earn, margin and futures
+/// wallets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Account {
+    /// A unified trading account (OKX).
     Trading,
+    Spot,
     Funding,
     Earn,
+    Margin,
+    /// USD(T)-margined futures.
+    Futures,
+    /// Coin-margined futures.
+    #[serde(rename = "coin-futures")]
+    CoinFutures,
 }
 
 impl Account {
-    pub const ALL: [Account; 3] = [Account::Trading, Account::Funding, Account::Earn];
+    pub const ALL: [Account; 7] = [
+        Account::Trading,
+        Account::Spot,
+        Account::Funding,
+        Account::Earn,
+        Account::Margin,
+        Account::Futures,
+        Account::CoinFutures,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Trading => "Trading",
+            Self::Spot => "Spot",
             Self::Funding => "Funding",
             Self::Earn => "Earn",
+            Self::Margin => "Margin",
+            Self::Futures => "USDⓈ-M futures",
+            Self::CoinFutures => "COIN-M futures",
+        }
+    }
+
+    /// A short, stable name for test ids and files.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Trading => "trading",
+            Self::Spot => "spot",
+            Self::Funding => "funding",
+            Self::Earn => "earn",
+            Self::Margin => "margin",
+            Self::Futures => "futures",
+            Self::CoinFutures => "coin-futures",
         }
     }
 }
@@ -68,31 +104,73 @@ pub struct Position {
     pub margin_mode: String,
 }
 
-/// Spot prices in USD by asset, from tickers.
+/// Spot prices in USD by asset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prices(pub BTreeMap<String, Decimal>);
 
 impl Prices {
-    /// From `BASE-QUOTE` last prices: the USDT pair wins over the USDC pair.
-    pub fn from_tickers(tickers: &[(String, Decimal)]) -> Self {
-        let mut prices = BTreeMap::new();
-        for quote in ["USDC", "USDT"] {
-            for (inst, last) in tickers {
-                if let Some(base) = inst.strip_suffix(&format!("-{quote}")) {
-                    if !base.contains('-') {
-                        prices.insert(base.to_string(), *last);
-                    }
-                }
-            }
+    pub fn of(&self, asset: &str) -> Option<Decimal> {
+        if crate::exchange::is_usd_stable(asset) {
+            return Some(Decimal::ONE);
         }
-        Self(prices)
+        self.0.get(asset).copied()
+    }
+}
+
+/// Every exchange's quotes, merged into one price per asset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriceBook {
+    quotes: BTreeMap<String, Vec<(crate::records::ExchangeId, Decimal)>>,
+}
+
+/// How far apart two exchanges' prices may be before the asset row says so.
+const DISAGREE_PERCENT: Decimal = Decimal::ONE;
+
+impl PriceBook {
+    pub fn add(&mut self, source: crate::records::ExchangeId, quotes: Vec<(String, Decimal)>) {
+        for (asset, price) in quotes {
+            let list = self.quotes.entry(asset).or_default();
+            list.retain(|(s, _)| *s != source);
+            list.push((source, price));
+        }
     }
 
-    pub fn of(&self, asset: &str) -> Option<Decimal> {
-        match asset {
-            "USDT" | "USDC" | "USD" => Some(Decimal::ONE),
-            _ => self.0.get(asset).copied(),
+    pub fn is_empty(&self) -> bool {
+        self.quotes.is_empty()
+    }
+
+    /// One price per asset — the first exchange in Holdix's order that quotes it — and, where
+    /// the sources disagree by more than 1 %, a note for the asset row.
+    pub fn resolve(&self) -> (Prices, BTreeMap<String, String>) {
+        let mut prices = BTreeMap::new();
+        let mut notes = BTreeMap::new();
+        for (asset, quotes) in &self.quotes {
+            let mut quotes = quotes.clone();
+            quotes.sort_by_key(|(source, _)| *source);
+            let Some(&(source, chosen)) = quotes.first() else {
+                continue;
+            };
+            prices.insert(asset.clone(), chosen);
+            let (lo, hi) = quotes.iter().fold((chosen, chosen), |(lo, hi), (_, p)| {
+                (lo.min(*p), hi.max(*p))
+            });
+            if !lo.is_zero() && (hi - lo) * Decimal::ONE_HUNDRED / lo > DISAGREE_PERCENT {
+                let others: Vec<String> = quotes[1..]
+                    .iter()
+                    .map(|(s, p)| format!("{} ${}", s.name(), format_amount(*p)))
+                    .collect();
+                notes.insert(
+                    asset.clone(),
+                    format!(
+                        "Priced by {} (${}); {} differs by more than 1 %",
+                        source.name(),
+                        format_amount(chosen),
+                        others.join(", ")
+                    ),
+                );
+            }
         }
+        (Prices(prices), notes)
     }
 }
 
@@ -198,23 +276,51 @@ mod tests {
     }
 
     fn prices() -> Prices {
-        Prices::from_tickers(&[
-            ("BTC-USDT".into(), d("97000.5")),
-            ("BTC-USDC".into(), d("96990")),
-            ("DOT-USDC".into(), d("6.5")),
-            ("SOL-USDT".into(), d("180.4")),
-            ("BTC-USDT-SWAP".into(), d("1")),
-        ])
+        Prices(
+            [("BTC", "97000.5"), ("DOT", "6.5"), ("SOL", "180.4")]
+                .into_iter()
+                .map(|(a, p)| (a.to_string(), d(p)))
+                .collect(),
+        )
     }
 
     #[test]
-    fn prices_prefer_usdt_then_usdc_and_stables_are_one() {
+    fn stables_are_one_and_unknown_assets_unpriced() {
         let p = prices();
         assert_eq!(p.of("BTC"), Some(d("97000.5")));
-        assert_eq!(p.of("DOT"), Some(d("6.5")));
-        assert_eq!(p.of("USDT"), Some(Decimal::ONE));
-        assert_eq!(p.of("USDC"), Some(Decimal::ONE));
+        for stable in ["USDT", "USDC", "USD", "FDUSD"] {
+            assert_eq!(p.of(stable), Some(Decimal::ONE));
+        }
         assert_eq!(p.of("XYZ"), None);
+    }
+
+    /// One price per asset, OKX's before Binance's; a note when they are more than 1 % apart.
+    #[test]
+    fn price_book_prefers_the_first_exchange_and_notes_disagreement() {
+        use crate::records::ExchangeId::{Binance, Okx};
+        let mut book = PriceBook::default();
+        book.add(
+            Binance,
+            vec![("BTC".into(), d("97100")), ("BNB".into(), d("610"))],
+        );
+        book.add(
+            Okx,
+            vec![("BTC".into(), d("97000.5")), ("DOT".into(), d("6.5"))],
+        );
+        book.add(
+            Binance,
+            vec![("DOT".into(), d("6.6")), ("BTC".into(), d("97100"))],
+        );
+        let (prices, notes) = book.resolve();
+        assert_eq!(prices.of("BTC"), Some(d("97000.5")), "OKX first");
+        assert_eq!(prices.of("BNB"), Some(d("610")), "only Binance quotes it");
+        assert_eq!(prices.of("DOT"), Some(d("6.5")));
+        // BTC: 0.1 % apart, no note; DOT: 1.5 % apart.
+        assert_eq!(notes.keys().collect::<Vec<_>>(), vec!["DOT"]);
+        assert_eq!(
+            notes["DOT"],
+            "Priced by OKX ($6.5); Binance $6.6 differs by more than 1 %"
+        );
     }
 
     /// Exact decimals: 0.1 + 0.2 is 0.3 here, and sums of many small values do not drift.

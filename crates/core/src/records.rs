@@ -2,6 +2,9 @@
 //! [`crate::vault::OpenVault::seal_json`] under its id.
 
 use serde::{Deserialize, Serialize};
+
+use crate::exchange::{ExchangeError, Fetched};
+use crate::portfolio::PriceBook;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Record id of the user's settings.
@@ -34,8 +37,8 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Exchanges Holdix knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Exchanges Holdix knows, in the order it trusts their prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExchangeId {
     Okx,
@@ -168,6 +171,12 @@ pub struct Snapshot {
     pub holdings: Vec<crate::portfolio::Holding>,
     pub positions: Vec<crate::portfolio::Position>,
     pub prices: crate::portfolio::Prices,
+    /// Per asset, where exchanges' prices disagree by more than 1 %: which one priced it.
+    #[serde(default)]
+    pub price_notes: std::collections::BTreeMap<String, String>,
+    /// Accounts a connection's owner never enabled on the exchange: (connection, account).
+    #[serde(default)]
+    pub not_enabled: Vec<(String, crate::portfolio::Account)>,
 }
 
 impl Snapshot {
@@ -175,6 +184,60 @@ impl Snapshot {
     pub fn drop_connection(&mut self, id: &str) {
         self.holdings.retain(|h| h.connection != id);
         self.positions.retain(|p| p.connection != id);
+        self.not_enabled.retain(|(c, _)| c != id);
+    }
+
+    /// The snapshot after a refresh, or `None` if no connection answered (the last one
+    /// stays). A connection that answered replaces its data; one that failed keeps its last
+    /// data; new prices replace old ones asset by asset.
+    pub fn merge(
+        &self,
+        results: &[(String, Result<Fetched, ExchangeError>)],
+        book: &PriceBook,
+        now_ms: u64,
+    ) -> Option<Snapshot> {
+        if !results.iter().any(|(_, r)| r.is_ok()) {
+            return None;
+        }
+        let mut next = Snapshot {
+            as_of_ms: now_ms,
+            prices: self.prices.clone(),
+            ..Snapshot::default()
+        };
+        let (prices, notes) = book.resolve();
+        next.prices.0.extend(prices.0);
+        next.price_notes = if book.is_empty() {
+            self.price_notes.clone()
+        } else {
+            notes
+        };
+        for (id, result) in results {
+            match result {
+                Ok(f) => {
+                    next.holdings.extend(f.holdings.iter().cloned());
+                    next.positions.extend(f.positions.iter().cloned());
+                    next.not_enabled
+                        .extend(f.not_enabled.iter().map(|a| (id.clone(), *a)));
+                }
+                Err(_) => {
+                    next.holdings.extend(
+                        self.holdings
+                            .iter()
+                            .filter(|h| h.connection == *id)
+                            .cloned(),
+                    );
+                    next.positions.extend(
+                        self.positions
+                            .iter()
+                            .filter(|p| p.connection == *id)
+                            .cloned(),
+                    );
+                    next.not_enabled
+                        .extend(self.not_enabled.iter().filter(|(c, _)| c == id).cloned());
+                }
+            }
+        }
+        Some(next)
     }
 }
 
@@ -258,5 +321,55 @@ mod tests {
         assert!(Settings::parse_proxy_url("http://10.0.0.1")
             .unwrap_err()
             .contains("https://"));
+    }
+
+    /// A failed connection keeps its last data (marked by its status, not lost); one that
+    /// answered replaces its own; nothing answered → no new snapshot.
+    #[test]
+    fn merge_keeps_a_failed_connections_last_data() {
+        use crate::exchange::{ErrorKind, ExchangeError, Fetched};
+        use crate::portfolio::{Account, Holding, PriceBook};
+        let h = |conn: &str, asset: &str, amount: i64| Holding {
+            connection: conn.into(),
+            account: Account::Spot,
+            asset: asset.into(),
+            amount: amount.into(),
+            usd: None,
+        };
+        let previous = Snapshot {
+            as_of_ms: 1,
+            holdings: vec![h("a", "BTC", 1), h("b", "ETH", 2)],
+            not_enabled: vec![("b".into(), Account::Futures)],
+            ..Snapshot::default()
+        };
+        let down = || Err(ExchangeError::general(ErrorKind::Unavailable, "down"));
+        let results = vec![
+            (
+                "a".to_string(),
+                Ok(Fetched {
+                    holdings: vec![h("a", "BTC", 3)],
+                    ..Fetched::default()
+                }),
+            ),
+            ("b".to_string(), down()),
+        ];
+        let mut book = PriceBook::default();
+        book.add(ExchangeId::Okx, vec![("BTC".into(), 100.into())]);
+        let next = previous.merge(&results, &book, 9).unwrap();
+        assert_eq!(next.as_of_ms, 9);
+        assert_eq!(next.holdings, vec![h("a", "BTC", 3), h("b", "ETH", 2)]);
+        assert_eq!(next.not_enabled, vec![("b".to_string(), Account::Futures)]);
+        assert_eq!(next.prices.of("BTC"), Some(100.into()));
+        let all_down = vec![("a".to_string(), down()), ("b".to_string(), down())];
+        assert_eq!(previous.merge(&all_down, &book, 10), None);
+    }
+
+    /// Snapshots saved before the exchange seam (no notes, no not-enabled list) still open.
+    #[test]
+    fn older_snapshots_still_read() {
+        let old = r#"{"as_of_ms":5,"holdings":[{"connection":"c","account":"trading","asset":"BTC","amount":"1","usd":null}],"positions":[],"prices":{"BTC":"97000"}}"#;
+        let s: Snapshot = serde_json::from_str(old).unwrap();
+        assert_eq!(s.holdings.len(), 1);
+        assert!(s.price_notes.is_empty() && s.not_enabled.is_empty());
     }
 }

@@ -7,6 +7,10 @@
 //! * `PUT /__sim/faults`: replace the fault settings (JSON [`Faults`]).
 //! * `POST /__sim/reset`: zero the statistics and the rate-limit windows.
 //!
+//! Each exchange is mounted under its own prefix (`/okx/…`, `/binance/…`): the proxy's
+//! upstream for an exchange family is `http://SIM/{family}` (the fixture's `upstreams` lists
+//! them, and `cargo xtask` and the tests read it from there).
+//!
 //! Authentication is verified with this crate's own code, written from each exchange's
 //! specification ([`okx`]), never with the app's signer.
 
@@ -31,6 +35,9 @@ pub const DEMO_FIXTURE: &str = include_str!("../fixtures/demo.json");
 /// Accounts, keys and default faults.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Fixture {
+    /// The exchange families the simulator plays, each mounted at `/{family}`.
+    #[serde(default)]
+    pub upstreams: Vec<String>,
     #[serde(default)]
     pub okx: okx::OkxFixture,
     #[serde(default)]
@@ -96,6 +103,7 @@ pub struct Sim {
     faults: RwLock<Faults>,
     stats: Mutex<Stats>,
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    weights: Mutex<HashMap<String, VecDeque<(Instant, usize)>>>,
 }
 
 pub type SharedSim = Arc<Sim>;
@@ -107,6 +115,7 @@ impl Sim {
             fixture,
             stats: Mutex::default(),
             windows: Mutex::default(),
+            weights: Mutex::default(),
         })
     }
 
@@ -125,6 +134,7 @@ impl Sim {
     pub fn reset(&self) {
         *self.stats.lock().expect("stats lock") = Stats::default();
         self.windows.lock().expect("windows lock").clear();
+        self.weights.lock().expect("weights lock").clear();
     }
 
     /// The simulator's clock in Unix milliseconds, with the configured offset.
@@ -152,6 +162,35 @@ impl Sim {
         }
         seen.push_back(now);
         true
+    }
+
+    /// Weighted sliding window (Binance's request weight): spends `weight` under `bucket`
+    /// and returns the weight used in the window, or, over `limit` (enforced only with the
+    /// `rate_limits` fault on), the seconds until enough weight frees up.
+    pub fn spend(
+        &self,
+        bucket: String,
+        weight: usize,
+        limit: usize,
+        window: Duration,
+    ) -> Result<usize, u64> {
+        let now = Instant::now();
+        let mut weights = self.weights.lock().expect("weights lock");
+        let seen = weights.entry(bucket).or_default();
+        while seen
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= window)
+        {
+            seen.pop_front();
+        }
+        let used: usize = seen.iter().map(|(_, w)| w).sum();
+        if self.faults().rate_limits && used + weight > limit {
+            let oldest = seen.front().map_or(now, |(t, _)| *t);
+            let wait = window.saturating_sub(now.duration_since(oldest));
+            return Err(wait.as_secs().max(1));
+        }
+        seen.push_back((now, weight));
+        Ok(used + weight)
     }
 
     fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
@@ -205,7 +244,7 @@ pub fn router(sim: SharedSim) -> Router {
         .route("/__sim/stats", get(stats))
         .route("/__sim/faults", put(set_faults).get(get_faults))
         .route("/__sim/reset", post(reset))
-        .fallback(exchange)
+        .nest("/okx", Router::new().fallback(okx_entry))
         .with_state(sim)
 }
 
@@ -227,9 +266,29 @@ async fn reset(State(sim): State<SharedSim>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn exchange(
+/// Which exchange a request is for (the prefix it came in under).
+#[derive(Clone, Copy)]
+enum Which {
+    Okx,
+}
+
+async fn okx_entry(
     State(sim): State<SharedSim>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    exchange(sim, Which::Okx, peer, method, uri, headers, body).await
+}
+
+/// Faults and statistics shared by every exchange, then that exchange's own answer. `uri`
+/// is the path under the exchange's prefix, as the real exchange would see it.
+async fn exchange(
+    sim: SharedSim,
+    which: Which,
+    peer: SocketAddr,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -261,26 +320,28 @@ async fn exchange(
         body: &body,
         peer,
     };
-    let (status, json) = if uri.path().starts_with("/api/v5/") {
-        okx::handle(&sim, &request)
-    } else {
-        (
-            StatusCode::NOT_FOUND,
-            serde_json::json!({"code": "404", "msg": "Not Found", "data": []}),
-        )
+    let (status, json, extra): (_, _, Vec<(&str, String)>) = match which {
+        Which::Okx => {
+            let (status, json) = okx::handle(&sim, &request);
+            (status, json, Vec::new())
+        }
     };
     let mut text = json.to_string();
     if faults.malformed_json {
         text.truncate(text.len() / 2);
     }
-    with_cookie(
-        (
-            status,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            text,
-        )
-            .into_response(),
+    let mut response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
     )
+        .into_response();
+    for (name, value) in extra {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    with_cookie(response)
 }
 
 /// Real exchange responses carry CDN cookies; the proxy must never pass them on.

@@ -24,7 +24,7 @@ async fn start() -> Harness {
         std::future::pending(),
     ));
     Harness {
-        base: format!("http://{addr}"),
+        base: format!("http://{addr}/okx"),
         sim,
         client: reqwest::Client::new(),
     }

@@ -1,8 +1,33 @@
-//! Exchange modules, sans-IO: each turns (credentials, time, what to fetch) into a plain
-//! [`HttpRequest`] and turns response bytes into typed data or a typed error. Only the app
-//! sends bytes.
+//! Exchange modules, sans-IO: each turns (credentials, time, what to fetch) into plain
+//! [`HttpRequest`]s and turns response bytes into typed data or an [`ExchangeError`]. Only
+//! the app sends bytes.
+//!
+//! **The seam.** Every exchange implements [`Exchange`] and is listed once in [`EXCHANGES`];
+//! the app, the Connect dialog and the dashboard use only this trait, picked by
+//! [`exchange`] from a connection's [`ExchangeId`]. A trait object (not an enum with a `match`
+//! in every method) so that adding an exchange is one module and one registry line, and the
+//! generic code (the [`refresh`] orchestration, the app's transport, the dialog) exists once in
+//! the wasm. An exchange module supplies:
+//! * its [`ConnectSpec`] (credential fields, regions, demo, help steps);
+//! * the server-time request and parser (each exchange host has its own clock offset);
+//! * the permission request and a [`Verdict`];
+//! * the refresh: the [`Part`]s to fetch, a signed request per part, and a parser from the
+//!   answers to holdings and positions (asking for more pages where needed);
+//! * public price requests and their parser (asset → USD);
+//! * an error table from its codes to [`ErrorKind`] and a [`Problem`];
+//! * its [`Endpoint`]s, which the proxy's allowlist is tested against.
+
+use rust_decimal::Decimal;
+
+use crate::portfolio::{Account, Holding, Position};
+use crate::records::{Connection, ExchangeId};
 
 pub mod okx;
+pub mod problem;
+pub mod refresh;
+pub mod time;
+
+pub use problem::{ErrorKind, ExchangeError, Field, Problem};
 
 /// A request for the proxy: `{proxy}/{upstream}{path_and_query}`. Its `Debug` shows no
 /// header value but `Content-Type`/`Accept` and no body: they carry the API key, the
@@ -18,11 +43,214 @@ pub struct HttpRequest {
     pub body: String,
 }
 
-/// What came back: the HTTP status and the body text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What came back: the HTTP status, the `Retry-After` seconds if any, and the body text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
     pub body: String,
+    pub retry_after_s: Option<u64>,
+}
+
+impl HttpResponse {
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: body.into(),
+            retry_after_s: None,
+        }
+    }
+}
+
+impl HttpRequest {
+    /// An unsigned GET (server time, tickers).
+    pub fn public_get(upstream: &'static str, path_and_query: &str) -> Self {
+        Self {
+            upstream,
+            method: "GET",
+            path_and_query: path_and_query.to_string(),
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+}
+
+/// One endpoint an exchange module calls, on each of these proxy routes: what the proxy
+/// must allow, and nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub upstreams: &'static [&'static str],
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+/// A credential the Connect dialog asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialField {
+    pub field: Field,
+    pub label: &'static str,
+    /// Masked in the dialog.
+    pub secret: bool,
+}
+
+/// A regional site: the value stored on the connection, the label, the proxy route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub upstream: &'static str,
+}
+
+/// What the Connect dialog renders for an exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectSpec {
+    pub id: ExchangeId,
+    /// Fields in dialog order; [`Field::ApiKey`] and [`Field::Secret`] always, a passphrase
+    /// where the exchange has one.
+    pub fields: &'static [CredentialField],
+    /// The first is the default ("global").
+    pub regions: &'static [Region],
+    /// Offers a "Demo trading key" switch.
+    pub demo: bool,
+    pub help_title: &'static str,
+    pub help_steps: &'static [&'static str],
+    /// The accounts this exchange has, in dashboard order.
+    pub accounts: &'static [Account],
+}
+
+impl ConnectSpec {
+    pub fn needs(&self, field: Field) -> bool {
+        self.fields.iter().any(|f| f.field == field)
+    }
+}
+
+/// What the exchange says a key may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    ReadOnly,
+    /// More than reading: refused, with what the key can do.
+    Refused(Problem),
+    /// The exchange cannot tell; accepted with this note for the user.
+    Unknown(String),
+}
+
+impl Verdict {
+    /// The one place that decides which keys Holdix uses: read-only ones, and those whose
+    /// exchange cannot report permissions (said so to the user).
+    pub fn accept(self) -> Result<Option<String>, ExchangeError> {
+        match self {
+            Self::ReadOnly => Ok(None),
+            Self::Unknown(note) => Ok(Some(note)),
+            Self::Refused(problem) => Err(ExchangeError {
+                kind: ErrorKind::Permission,
+                retry_after_ms: None,
+                problem,
+            }),
+        }
+    }
+}
+
+/// One thing to fetch for a connection (a wallet, a page of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub name: &'static str,
+    pub page: u32,
+}
+
+impl Part {
+    pub const fn first(name: &'static str) -> Self {
+        Self { name, page: 1 }
+    }
+}
+
+/// What one connection holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    pub holdings: Vec<Holding>,
+    pub positions: Vec<Position>,
+    /// Accounts the user never enabled on the exchange (not a failure).
+    pub not_enabled: Vec<Account>,
+}
+
+/// The parser's answer: everything, or more parts (pages) to fetch first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Done(Fetched),
+    More(Vec<Part>),
+}
+
+/// One exchange, sans-IO. See the module documentation.
+pub trait Exchange: Sync {
+    fn spec(&self) -> &'static ConnectSpec;
+
+    fn id(&self) -> ExchangeId {
+        self.spec().id
+    }
+
+    fn name(&self) -> &'static str {
+        self.spec().id.name()
+    }
+
+    /// The proxy route of the connection's host; also the key of its clock offset.
+    fn upstream(&self, conn: &Connection) -> &'static str {
+        let regions = self.spec().regions;
+        regions
+            .iter()
+            .find(|r| conn.options.region.as_deref() == Some(r.value))
+            .or(regions.first())
+            .map_or("", |r| r.upstream)
+    }
+
+    /// The server-time request for a host.
+    fn time_request(&self, upstream: &'static str) -> HttpRequest;
+    fn parse_time(&self, resp: &HttpResponse) -> Result<i64, ExchangeError>;
+
+    /// The signed request that reports the key's permissions.
+    fn permission_request(
+        &self,
+        conn: &Connection,
+        now_ms: i64,
+    ) -> Result<HttpRequest, ExchangeError>;
+    fn verdict(&self, resp: &HttpResponse) -> Result<Verdict, ExchangeError>;
+
+    /// What a refresh fetches first.
+    fn parts(&self, conn: &Connection) -> Vec<Part>;
+    /// The signed request for one part at exchange time `now_ms`.
+    fn request(
+        &self,
+        conn: &Connection,
+        part: Part,
+        now_ms: i64,
+    ) -> Result<HttpRequest, ExchangeError>;
+    /// Every answer so far for this connection, in request order.
+    fn parse(
+        &self,
+        conn: &Connection,
+        answers: &[(Part, HttpResponse)],
+    ) -> Result<Parsed, ExchangeError>;
+
+    /// Public price requests (global host).
+    fn price_requests(&self) -> Vec<HttpRequest>;
+    /// USD prices by asset from the answers to [`Exchange::price_requests`].
+    fn parse_prices(
+        &self,
+        answers: &[HttpResponse],
+    ) -> Result<Vec<(String, Decimal)>, ExchangeError>;
+
+    /// Every endpoint this module calls, on every host.
+    fn endpoints(&self) -> &'static [Endpoint];
+}
+
+/// The exchanges Holdix supports, in the order they are offered (and trusted for prices).
+pub static EXCHANGES: &[&dyn Exchange] = &[&okx::Okx];
+
+/// The module for a connection's exchange (`None`: not supported by this version).
+pub fn exchange(id: ExchangeId) -> Option<&'static dyn Exchange> {
+    EXCHANGES.iter().copied().find(|e| e.id() == id)
+}
+
+/// Stablecoins counted at 1 USD.
+pub fn is_usd_stable(asset: &str) -> bool {
+    matches!(asset, "USDT" | "USDC" | "USD" | "FDUSD")
 }
 
 impl std::fmt::Debug for HttpRequest {
@@ -76,5 +304,15 @@ mod tests {
         assert!(printed.contains("OK-ACCESS-PASSPHRASE"));
         assert!(printed.contains("application/json"));
         assert!(printed.contains("/api/v5/account/balance"));
+    }
+
+    #[test]
+    fn every_supported_exchange_is_found_by_its_id() {
+        for e in EXCHANGES {
+            assert_eq!(exchange(e.id()).map(|x| x.id()), Some(e.id()));
+            assert!(e.spec().needs(Field::ApiKey) && e.spec().needs(Field::Secret));
+            assert!(!e.spec().regions.is_empty());
+        }
+        assert!(exchange(ExchangeId::Whitebit).is_none());
     }
 }

@@ -9,9 +9,13 @@ use hmac::{Hmac, Mac};
 use rust_decimal::Decimal;
 use sha2::Sha256;
 
-use super::{HttpRequest, HttpResponse};
+use super::time::iso8601_ms;
+use super::{
+    ConnectSpec, CredentialField, Endpoint, ErrorKind, Exchange, ExchangeError, Fetched, Field,
+    HttpRequest, HttpResponse, Parsed, Part, Problem, Region, Verdict,
+};
 use crate::portfolio::{Account, Holding, Position, Side};
-use crate::records::Connection;
+use crate::records::{Connection, ExchangeId};
 
 pub const CONFIG: &str = "/api/v5/account/config";
 pub const BALANCE: &str = "/api/v5/account/balance";
@@ -21,45 +25,81 @@ pub const POSITIONS: &str = "/api/v5/account/positions";
 pub const TIME: &str = "/api/v5/public/time";
 pub const TICKERS: &str = "/api/v5/market/tickers?instType=SPOT";
 
-/// Regions as the Connect dialog offers them: (value stored, label, proxy route).
-pub const REGIONS: [(&str, &str, &str); 3] = [
-    ("global", "Global (www.okx.com)", "okx"),
-    ("eea", "EEA (my.okx.com)", "okx-eea"),
-    ("us", "US (app.okx.com)", "okx-us"),
+const UPSTREAMS: &[&str] = &["okx", "okx-eea", "okx-us"];
+
+static SPEC: ConnectSpec = ConnectSpec {
+    id: ExchangeId::Okx,
+    fields: &[
+        CredentialField {
+            field: Field::ApiKey,
+            label: "API Key",
+            secret: false,
+        },
+        CredentialField {
+            field: Field::Secret,
+            label: "API Secret",
+            secret: true,
+        },
+        CredentialField {
+            field: Field::Passphrase,
+            label: "API Passphrase",
+            secret: true,
+        },
+    ],
+    regions: &[
+        Region {
+            value: "global",
+            label: "Global (www.okx.com)",
+            upstream: "okx",
+        },
+        Region {
+            value: "eea",
+            label: "EEA (my.okx.com)",
+            upstream: "okx-eea",
+        },
+        Region {
+            value: "us",
+            label: "US (app.okx.com)",
+            upstream: "okx-us",
+        },
+    ],
+    demo: true,
+    help_title: "How to create a read-only OKX API key",
+    help_steps: &[
+        "On OKX, open Profile → API and choose “Create API key”.",
+        "Set a label such as “Holdix”.",
+        "Choose a passphrase of your own (not your OKX password) and keep it: OKX never shows it again.",
+        "Under Permissions select “Read” only — not Trade, not Withdraw.",
+        "Optional: restrict the key to IP addresses. Requests reach OKX from the Holdix proxy, so allow the proxy's address, not your own.",
+        "Confirm with 2FA, then paste the API Key, the Secret Key (shown once) and your passphrase here.",
+    ],
+    accounts: &[Account::Trading, Account::Funding, Account::Earn],
+};
+
+const fn get(path: &'static str) -> Endpoint {
+    Endpoint {
+        upstreams: UPSTREAMS,
+        method: "GET",
+        path,
+    }
+}
+
+static ENDPOINTS: [Endpoint; 7] = [
+    get(CONFIG),
+    get(BALANCE),
+    get(FUNDING),
+    get(SAVINGS),
+    get(POSITIONS),
+    get(TIME),
+    get("/api/v5/market/tickers"),
 ];
 
 /// The proxy route for a connection's region.
 pub fn upstream(region: Option<&str>) -> &'static str {
-    REGIONS
+    SPEC.regions
         .iter()
-        .find(|(value, _, _)| Some(*value) == region)
-        .map(|(_, _, route)| *route)
-        .unwrap_or("okx")
-}
-
-/// Unix milliseconds → `2020-12-08T09:08:57.715Z`.
-pub fn iso8601_ms(unix_ms: i64) -> String {
-    let (days, ms_of_day) = (
-        unix_ms.div_euclid(86_400_000),
-        unix_ms.rem_euclid(86_400_000),
-    );
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, ms) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
-    );
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+        .find(|r| Some(r.value) == region)
+        .map_or("okx", |r| r.upstream)
 }
 
 /// OKX's request signature.
@@ -107,17 +147,6 @@ pub fn private_get(
         headers,
         body: String::new(),
     })
-}
-
-/// An unsigned GET (server time, tickers).
-pub fn public_get(region: Option<&str>, path_and_query: &str) -> HttpRequest {
-    HttpRequest {
-        upstream: upstream(region),
-        method: "GET",
-        path_and_query: path_and_query.to_string(),
-        headers: vec![],
-        body: String::new(),
-    }
 }
 
 /// What can go wrong talking to OKX.
@@ -392,24 +421,6 @@ pub fn parse_tickers(resp: &HttpResponse) -> Result<Vec<(String, Decimal)>, OkxE
     Ok(out)
 }
 
-/// Which field of the Connect dialog a problem belongs next to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    /// The key or the secret: OKX cannot tell which of the two was copied wrong.
-    ApiKey,
-    Passphrase,
-    Demo,
-    /// Not one field: shown above the Connect button / on the connection.
-    General,
-}
-
-/// A problem explained for the user: where, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub field: Field,
-    pub message: String,
-}
-
 /// The IP OKX reports in a 50110 message ("Your IP 1.2.3.4 is not included …").
 fn reported_ip(msg: &str) -> Option<&str> {
     msg.split_whitespace()
@@ -494,16 +505,161 @@ pub fn refuse_permissions(config: &AccountConfig) -> Problem {
     }
 }
 
+/// An OKX error as the rest of Holdix sees it: its kind and its explanation.
+pub fn error(err: OkxError) -> ExchangeError {
+    let kind = match &err {
+        OkxError::MissingPassphrase => ErrorKind::Passphrase,
+        OkxError::Api { code, .. } => match code.as_str() {
+            "50105" => ErrorKind::Passphrase,
+            "50111" | "50113" | "50114" => ErrorKind::AuthKey,
+            "50110" => ErrorKind::Ip,
+            "50101" => ErrorKind::WrongEnvironment,
+            "50102" => ErrorKind::Clock,
+            "50011" | "50013" => ErrorKind::RateLimit,
+            "50100" | "50120" | "50030" => ErrorKind::Permission,
+            "50103" | "50104" | "50106" | "50107" | "50112" => ErrorKind::Proxy,
+            _ => ErrorKind::Unavailable,
+        },
+        e if e.is_rate_limit() => ErrorKind::RateLimit,
+        OkxError::Http { status: 403, .. } => ErrorKind::Proxy,
+        OkxError::Http { .. } => ErrorKind::Unavailable,
+        OkxError::Malformed(_) => ErrorKind::Malformed,
+    };
+    let Problem { field, message } = explain(&err);
+    ExchangeError::new(kind, field, message)
+}
+
+/// [`parse`], with the answer's `Retry-After` kept on a rate limit.
+fn rows(resp: &HttpResponse) -> Result<Vec<Row>, ExchangeError> {
+    parse(resp).map_err(|e| error(e).with_retry_after(resp.retry_after_s.map(|s| s * 1000)))
+}
+
+/// USD prices from spot tickers: `BASE-USDT`, else `BASE-USDC`.
+pub fn usd_prices(tickers: &[(String, Decimal)]) -> Vec<(String, Decimal)> {
+    let mut prices = std::collections::BTreeMap::new();
+    for quote in ["USDC", "USDT"] {
+        for (inst, last) in tickers {
+            if let Some(base) = inst.strip_suffix(&format!("-{quote}")) {
+                if !base.contains('-') {
+                    prices.insert(base.to_string(), *last);
+                }
+            }
+        }
+    }
+    prices.into_iter().collect()
+}
+
+/// OKX on the [`Exchange`] seam.
+pub struct Okx;
+
+const PARTS: [(&str, &str); 4] = [
+    ("balance", BALANCE),
+    ("funding", FUNDING),
+    ("savings", SAVINGS),
+    ("positions", POSITIONS),
+];
+
+impl Exchange for Okx {
+    fn spec(&self) -> &'static ConnectSpec {
+        &SPEC
+    }
+
+    fn time_request(&self, upstream: &'static str) -> HttpRequest {
+        HttpRequest::public_get(upstream, TIME)
+    }
+
+    fn parse_time(&self, resp: &HttpResponse) -> Result<i64, ExchangeError> {
+        parse_server_time(resp).map_err(error)
+    }
+
+    fn permission_request(
+        &self,
+        conn: &Connection,
+        now_ms: i64,
+    ) -> Result<HttpRequest, ExchangeError> {
+        private_get(conn, CONFIG, now_ms).map_err(error)
+    }
+
+    fn verdict(&self, resp: &HttpResponse) -> Result<Verdict, ExchangeError> {
+        rows(resp)?;
+        let config = parse_config(resp).map_err(error)?;
+        Ok(if config.is_read_only() {
+            Verdict::ReadOnly
+        } else {
+            Verdict::Refused(refuse_permissions(&config))
+        })
+    }
+
+    fn parts(&self, _conn: &Connection) -> Vec<Part> {
+        PARTS.iter().map(|(name, _)| Part::first(name)).collect()
+    }
+
+    fn request(
+        &self,
+        conn: &Connection,
+        part: Part,
+        now_ms: i64,
+    ) -> Result<HttpRequest, ExchangeError> {
+        let path = PARTS
+            .iter()
+            .find(|(name, _)| *name == part.name)
+            .map(|(_, path)| *path)
+            .ok_or_else(|| ExchangeError::general(ErrorKind::Malformed, "unknown part"))?;
+        private_get(conn, path, now_ms).map_err(error)
+    }
+
+    fn parse(
+        &self,
+        conn: &Connection,
+        answers: &[(Part, HttpResponse)],
+    ) -> Result<Parsed, ExchangeError> {
+        let id = conn.id.as_str();
+        let mut fetched = Fetched::default();
+        for (part, resp) in answers {
+            rows(resp)?;
+            match part.name {
+                "balance" => fetched
+                    .holdings
+                    .extend(parse_trading(id, resp).map_err(error)?),
+                "funding" => fetched
+                    .holdings
+                    .extend(parse_funding(id, resp).map_err(error)?),
+                "savings" => fetched
+                    .holdings
+                    .extend(parse_savings(id, resp).map_err(error)?),
+                _ => fetched.positions = parse_positions(id, resp).map_err(error)?,
+            }
+        }
+        Ok(Parsed::Done(fetched))
+    }
+
+    fn price_requests(&self) -> Vec<HttpRequest> {
+        vec![HttpRequest::public_get("okx", TICKERS)]
+    }
+
+    fn parse_prices(
+        &self,
+        answers: &[HttpResponse],
+    ) -> Result<Vec<(String, Decimal)>, ExchangeError> {
+        let mut out = Vec::new();
+        for resp in answers {
+            out.extend(usd_prices(&parse_tickers(resp).map_err(error)?));
+        }
+        Ok(out)
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &ENDPOINTS
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::records::{ConnectionOptions, ExchangeId, Secret};
 
     fn resp(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            body: body.into(),
-        }
+        HttpResponse::new(status, body)
     }
 
     fn vector_connection() -> Connection {
@@ -590,11 +746,18 @@ mod tests {
     }
 
     #[test]
-    fn iso_timestamps() {
-        assert_eq!(iso8601_ms(1_607_418_537_715), "2020-12-08T09:08:57.715Z");
-        assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(iso8601_ms(1_798_761_599_999), "2026-12-31T23:59:59.999Z");
+    fn usd_prices_prefer_the_usdt_pair_then_usdc() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let prices = usd_prices(&[
+            ("BTC-USDT".into(), d("97000.5")),
+            ("BTC-USDC".into(), d("96990")),
+            ("DOT-USDC".into(), d("6.5")),
+            ("BTC-USDT-SWAP".into(), d("1")),
+        ]);
+        assert_eq!(
+            prices,
+            vec![("BTC".into(), d("97000.5")), ("DOT".into(), d("6.5"))]
+        );
     }
 
     /// The "Get balance" example shape: strings, `""` where a field does not apply.

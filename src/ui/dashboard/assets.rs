@@ -1,0 +1,99 @@
+//! Every asset merged across accounts and connections: amount, price, value, share;
+//! sortable; balances under $1 behind a toggle.
+
+use holdix_core::portfolio::{self, format_amount, format_usd, AssetRow};
+use leptos::prelude::*;
+use rust_decimal::Decimal;
+
+/// Holdings worth less than this are "dust", hidden unless asked for.
+const DUST_USD: Decimal = Decimal::ONE;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SortBy {
+    Value,
+    Asset,
+    Amount,
+}
+
+#[component]
+pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
+    let p = crate::ui::use_ctx().portfolio;
+    // Which exchange priced an asset, where the sources disagree by more than 1 %.
+    let note = move |asset: &str| {
+        p.snapshot
+            .with(|s| s.as_ref().and_then(|s| s.price_notes.get(asset).cloned()))
+    };
+    let sort = RwSignal::new(SortBy::Value);
+    let show_dust = RwSignal::new(false);
+    // Shown rows and the number of dust rows, computed once per change for both uses.
+    let rows = Memo::new(move |_| {
+        let mut rows: Vec<AssetRow> = valuation.with(|v| v.assets.clone());
+        let dust = rows
+            .iter()
+            .filter(|r| r.value.is_some_and(|x| x < DUST_USD))
+            .count();
+        if !show_dust.get() {
+            rows.retain(|r| r.value.is_none_or(|x| x >= DUST_USD));
+        }
+        match sort.get() {
+            SortBy::Value => {}
+            SortBy::Asset => rows.sort_by(|a, b| a.asset.cmp(&b.asset)),
+            SortBy::Amount => rows.sort_by_key(|r| std::cmp::Reverse(r.amount)),
+        }
+        (rows, dust)
+    });
+    let header = move |label: &'static str, by: SortBy, numeric: bool| {
+        view! {
+            <th scope="col" class:num=numeric aria-sort=move || if sort.get() == by { "descending" } else { "none" }>
+                <button type="button" class="sort" on:click=move |_| sort.set(by)>{label}</button>
+            </th>
+        }
+    };
+    view! {
+        <section class="card">
+            <div class="section-head">
+                <h2>"Assets"</h2>
+                <label class="check">
+                    <input type="checkbox" data-testid="show-dust" prop:checked=move || show_dust.get()
+                        on:change=move |ev| show_dust.set(event_target_checked(&ev)) />
+                    {move || format!("Show small balances (under $1): {}", rows.with(|r| r.1))}
+                </label>
+            </div>
+            <div class="table-wrap">
+                <table data-testid="assets">
+                    <thead>
+                        <tr>
+                            {header("Asset", SortBy::Asset, false)}
+                            {header("Amount", SortBy::Amount, true)}
+                            <th scope="col" class="num">"Price"</th>
+                            {header("Value", SortBy::Value, true)}
+                            <th scope="col" class="num">"Share"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || {
+                            rows.get()
+                                .0
+                                .into_iter()
+                                .map(|r| {
+                                    view! {
+                                        <tr data-testid=format!("asset-{}", r.asset)>
+                                            <th scope="row">
+                                                {r.asset.clone()}
+                                                {note(&r.asset).map(|n| view! { <span class="muted price-note" data-testid=format!("price-note-{}", r.asset)>{n}</span> })}
+                                            </th>
+                                            <td class="num">{format_amount(r.amount)}</td>
+                                            <td class="num">{r.price.map(format_amount).map(|p| format!("${p}")).unwrap_or_else(|| "no price".into())}</td>
+                                            <td class="num">{r.value.map(format_usd).unwrap_or_else(|| "—".into())}</td>
+                                            <td class="num">{r.share.map(|s| format!("{s}%")).unwrap_or_default()}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

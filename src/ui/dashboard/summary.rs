@@ -1,0 +1,138 @@
+//! The summary card: total, as-of time, Refresh and Connect, notices, each connection's
+//! status; below it the other parts of the dashboard.
+
+use holdix_core::portfolio::{self, format_usd};
+use leptos::prelude::*;
+
+use super::accounts::Accounts;
+use super::assets::Assets;
+use super::connections::Connections;
+use super::positions::Positions;
+use crate::ui::connect::ConnectDialog;
+use crate::ui::portfolio::{refresh, ConnStatus};
+use crate::ui::use_ctx;
+
+fn as_of_text(ms: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let ctx = use_ctx();
+    let p = ctx.portfolio;
+    let valuation = Memo::new(move |_| {
+        p.snapshot.with(|s| {
+            s.as_ref()
+                .map(|s| portfolio::value(&s.holdings, &s.prices))
+                .unwrap_or_default()
+        })
+    });
+    let has_connections = move || p.connections.with(|c| !c.is_empty());
+    view! {
+        <section class="card summary" data-testid="dashboard">
+            <div class="summary-head">
+                <div>
+                    <p class="muted">"Total value"</p>
+                    <p class="total" data-testid="total">{move || format_usd(valuation.with(|v| v.total))}</p>
+                    <p class="muted" data-testid="as-of">
+                        {move || {
+                            let as_of = p.snapshot.with(|s| s.as_ref().filter(|s| s.as_of_ms > 0).map(|s| as_of_text(s.as_of_ms)));
+                            match (p.offline.get(), as_of) {
+                                (true, Some(t)) => Some(format!("Offline — as of {t}")),
+                                (true, None) => Some("Offline — nothing saved yet".into()),
+                                (false, t) => t.map(|t| format!("As of {t}")),
+                            }
+                        }}
+                    </p>
+                </div>
+                <div class="actions">
+                    <Show when=has_connections>
+                        <button
+                            type="button"
+                            class="secondary"
+                            data-testid="refresh"
+                            disabled=move || p.refreshing.get() || p.offline.get()
+                            aria-describedby="offline-note"
+                            on:click=move |_| ctx.spawn(refresh(ctx))
+                        >
+                            {move || if p.refreshing.get() { "Refreshing…" } else { "Refresh" }}
+                        </button>
+                    </Show>
+                    <button type="button" class="primary inline" data-testid="open-connect" on:click=move |_| ctx.connecting.set(true)>
+                        "Connect exchange"
+                    </button>
+                </div>
+            </div>
+            {move || p.offline.get().then(|| view! {
+                <p class="notice" id="offline-note" data-testid="offline-note">
+                    {format!(
+                        "Offline: the proxy at {} cannot be reached. You see your last saved snapshot; Refresh comes back once the proxy answers.",
+                        p.fetcher(&ctx).proxy()
+                    )}
+                </p>
+            })}
+            {move || (ctx.persisted.get() == Some(false)).then(|| view! {
+                <p class="notice" data-testid="eviction-note">
+                    "This browser has not granted persistent storage: it may delete Holdix's data, your vault included, when space runs low. Installing Holdix as an app usually helps (Settings → Storage)."
+                </p>
+            })}
+            <StatusList />
+            {move || {
+                let unpriced = valuation.with(|v| v.unpriced.clone());
+                (!unpriced.is_empty()).then(|| view! {
+                    <p class="notice" data-testid="unpriced-note">
+                        {format!(
+                            "{} asset{} without a price {} not counted in the total: {}.",
+                            unpriced.len(),
+                            if unpriced.len() == 1 { "" } else { "s" },
+                            if unpriced.len() == 1 { "is" } else { "are" },
+                            unpriced.join(", ")
+                        )}
+                    </p>
+                })
+            }}
+            {move || p.problem.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            {move || (!has_connections()).then(|| view! {
+                <h2>"No exchanges connected yet"</h2>
+                <p class="muted">"Connect an exchange with a read-only API key to see your balances here."</p>
+            })}
+        </section>
+        {move || ctx.connecting.get().then(|| view! { <ConnectDialog /> })}
+        <Show when=has_connections>
+            <Accounts valuation=valuation />
+            <Assets valuation=valuation />
+            <Positions />
+            <Connections />
+        </Show>
+    }
+}
+
+#[component]
+fn StatusList() -> impl IntoView {
+    let p = use_ctx().portfolio;
+    view! {
+        <ul class="statuses" aria-live="polite">
+            {move || {
+                p.connections
+                    .get()
+                    .into_iter()
+                    .map(|c| {
+                        let status = p.statuses.with(|s| s.get(&c.id).cloned());
+                        let (class, text) = match status {
+                            Some(ConnStatus::Loading) => ("loading", "Loading…".to_string()),
+                            Some(ConnStatus::Ok) => ("ok", "Up to date".to_string()),
+                            Some(ConnStatus::Error(e)) => ("error", e),
+                            None => ("", String::new()),
+                        };
+                        view! {
+                            <li class=format!("status {class}") data-testid=format!("status-{}", c.label)>
+                                <strong>{c.label.clone()}</strong>" "<span role=if class == "error" { "alert" } else { "status" }>{text}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </ul>
+    }
+}
