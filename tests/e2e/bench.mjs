@@ -1,13 +1,14 @@
 // Browser figures for `cargo xtask bench`, measured side by side in one run in headless
 // Chromium (medians of ROUNDS interleaved rounds), printed as `name: value unit`:
 // - kdf_ms: one bare key derivation; unlock_ms: click "Unlock" → unlocked screen painted;
-// - refresh_ms: unlocked → every connection (CONNECTIONS) refreshed and painted, with the
-//   simulator answering every request after LATENCY_MS; refresh_chain_ms: the longest chain
-//   of dependent requests (every host's server time at once, then one batch) × LATENCY_MS.
+// - refresh_ms: unlocked → one OKX and one Binance connection refreshed and painted, with
+//   the simulator answering every request after LATENCY_MS; refresh_chain_ms: the longest
+//   chain of dependent requests (both exchanges' server times at once, then one batch) ×
+//   LATENCY_MS.
 // - cold_load_ms: navigation → unlock screen painted, nothing cached (no service worker, empty
 //   HTTP cache), served from 127.0.0.1; offline_load_ms: the same with the network off, every
 //   file from the service worker's cache.
-import { launch, openApp, createVault, connect, key, faults, PASSWORD } from './lib.mjs';
+import { launch, openApp, createVault, connect, key, binanceKey, faults, PASSWORD } from './lib.mjs';
 
 const ROUNDS = 7;
 const LATENCY_MS = 200;
@@ -18,7 +19,7 @@ const browser = await launch();
 const { page } = await openApp(browser);
 await createVault(page);
 await faults({});
-const CONNECTIONS = [[key(1), 'OKX 1'], [key(2), 'OKX 2'], [key(3), 'OKX 3']];
+const CONNECTIONS = [[key(1), 'OKX'], [binanceKey(1), 'Binance']];
 for (const [k, label] of CONNECTIONS) {
   await connect(page, k, { label });
   await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();

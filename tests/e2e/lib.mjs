@@ -235,6 +235,13 @@ export const key = (n, extra = {}) => {
   return { exchange: 'OKX', key: k.api_key, secret: k.secret, passphrase: k.passphrase, ...extra };
 };
 
+/** Binance demo key N of the fixture: 1 read-only, 2 spot trading, 3 withdrawals, 4 IP-bound,
+ *  5 futures and margin never enabled. */
+export const binanceKey = (n, extra = {}) => {
+  const k = FIXTURE.binance.keys[n - 1];
+  return { exchange: 'Binance', key: k.api_key, secret: k.secret, ...extra };
+};
+
 /** Sets the simulator's faults (rate limits off unless asked). */
 export async function faults(f) {
   const r = await fetch(`${process.env.HOLDIX_SIM_URL}/__sim/faults`, {

@@ -47,7 +47,6 @@ const fn get(path: &'static str, cost: u32) -> Route {
         public: false,
     }
 }
-#[allow(dead_code)] // POST read routes come with exchanges that need them
 const fn post(path: &'static str, cost: u32) -> Route {
     Route {
         method: Method::POST,
@@ -88,6 +87,7 @@ const OKX_BUDGET: Budget = Budget {
     per_second: 2.5,
     burst: 4.0,
 };
+const BINANCE_HEADERS: &[&str] = &["x-mbx-apikey"];
 
 /// The fixed upstream table.
 pub const EXCHANGES: &[Exchange] = &[
@@ -116,17 +116,26 @@ pub const EXCHANGES: &[Exchange] = &[
         budget: OKX_BUDGET,
     },
     // Binance counts request weight per IP: 6,000 per minute (100/s) on api.binance.com.
-    // No routes until Holdix has a Binance module (the allowlist holds only what the app
-    // calls).
     Exchange {
         prefix: "binance",
         host: "https://api.binance.com",
         family: "binance",
-        auth_headers: &[],
-        routes: &[],
+        auth_headers: BINANCE_HEADERS,
+        routes: &[
+            get("/api/v3/account", 20),
+            public("/api/v3/time", 1),
+            public("/api/v3/ticker/price", 4),
+            get("/sapi/v1/account/apiRestrictions", 1),
+            post("/sapi/v1/asset/get-funding-asset", 1),
+            get("/sapi/v1/simple-earn/flexible/position", 150),
+            get("/sapi/v1/simple-earn/locked/position", 150),
+            get("/sapi/v1/margin/account", 10),
+        ],
+        // One Binance refresh weighs about 340 (Simple Earn pages weigh 150 each): the burst
+        // allows several users' refreshes at once, the rate stays under 6,000 a minute.
         budget: Budget {
             per_second: 60.0,
-            burst: 600.0,
+            burst: 2000.0,
         },
     },
     // USDⓈ-M futures: 2,400 weight per minute (40/s) per IP.
@@ -134,8 +143,20 @@ pub const EXCHANGES: &[Exchange] = &[
         prefix: "binance-futures",
         host: "https://fapi.binance.com",
         family: "binance",
-        auth_headers: &[],
-        routes: &[],
+        auth_headers: BINANCE_HEADERS,
+        routes: &[get("/fapi/v3/balance", 5), get("/fapi/v3/positionRisk", 5)],
+        budget: Budget {
+            per_second: 25.0,
+            burst: 250.0,
+        },
+    },
+    // COIN-M futures: 2,400 weight per minute (40/s) per IP.
+    Exchange {
+        prefix: "binance-coinm",
+        host: "https://dapi.binance.com",
+        family: "binance",
+        auth_headers: BINANCE_HEADERS,
+        routes: &[get("/dapi/v1/balance", 1), get("/dapi/v1/positionRisk", 1)],
         budget: Budget {
             per_second: 25.0,
             burst: 250.0,
@@ -272,7 +293,7 @@ mod tests {
         let limit = |prefix: &str| match prefix {
             p if p.starts_with("okx") => 10.0 / 2.0,
             "binance" => 6000.0 / 60.0,
-            "binance-futures" => 2400.0 / 60.0,
+            "binance-futures" | "binance-coinm" => 2400.0 / 60.0,
             "bybit" => 600.0 / 5.0,
             "whitebit" => 2000.0 / 10.0,
             other => panic!("no documented limit for {other}"),

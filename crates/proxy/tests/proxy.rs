@@ -137,6 +137,22 @@ async fn signed_request_passes_unchanged_and_verifies() {
         2
     );
     assert_eq!(h.sim.stats().last_request, format!("GET {pq}"));
+
+    // A POST's query and body arrive byte for byte (Binance signs both).
+    let body = b"asset=BTC&needBtcValuation=true";
+    raw(
+        h.proxy,
+        "POST /binance/sapi/v1/asset/get-funding-asset?recvWindow=10000&timestamp=1",
+        "Content-Type: application/x-www-form-urlencoded\r\nX-MBX-APIKEY: k\r\n",
+        body,
+    )
+    .await;
+    let stats = h.sim.stats();
+    assert_eq!(stats.last_body.as_bytes(), body);
+    assert_eq!(
+        stats.last_request,
+        "POST /sapi/v1/asset/get-funding-asset?recvWindow=10000&timestamp=1"
+    );
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@
 //! them, and `cargo xtask` and the tests read it from there).
 //!
 //! Authentication is verified with this crate's own code, written from each exchange's
-//! specification ([`okx`]), never with the app's signer.
+//! specification ([`okx`], [`binance`]), never with the app's signer.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -27,6 +27,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+pub mod binance;
 pub mod okx;
 
 /// The sample portfolio behind `cargo xtask run --demo` and the end-to-end tests.
@@ -40,6 +41,8 @@ pub struct Fixture {
     pub upstreams: Vec<String>,
     #[serde(default)]
     pub okx: okx::OkxFixture,
+    #[serde(default)]
+    pub binance: binance::BinanceFixture,
     #[serde(default)]
     pub faults: Faults,
 }
@@ -245,6 +248,7 @@ pub fn router(sim: SharedSim) -> Router {
         .route("/__sim/faults", put(set_faults).get(get_faults))
         .route("/__sim/reset", post(reset))
         .nest("/okx", Router::new().fallback(okx_entry))
+        .nest("/binance", Router::new().fallback(binance_entry))
         .with_state(sim)
 }
 
@@ -270,6 +274,7 @@ async fn reset(State(sim): State<SharedSim>) -> StatusCode {
 #[derive(Clone, Copy)]
 enum Which {
     Okx,
+    Binance,
 }
 
 async fn okx_entry(
@@ -281,6 +286,17 @@ async fn okx_entry(
     body: Bytes,
 ) -> Response {
     exchange(sim, Which::Okx, peer, method, uri, headers, body).await
+}
+
+async fn binance_entry(
+    State(sim): State<SharedSim>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    exchange(sim, Which::Binance, peer, method, uri, headers, body).await
 }
 
 /// Faults and statistics shared by every exchange, then that exchange's own answer. `uri`
@@ -320,11 +336,12 @@ async fn exchange(
         body: &body,
         peer,
     };
-    let (status, json, extra): (_, _, Vec<(&str, String)>) = match which {
+    let (status, json, extra) = match which {
         Which::Okx => {
             let (status, json) = okx::handle(&sim, &request);
             (status, json, Vec::new())
         }
+        Which::Binance => binance::handle(&sim, &request),
     };
     let mut text = json.to_string();
     if faults.malformed_json {

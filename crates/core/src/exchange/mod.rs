@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 use crate::portfolio::{Account, Holding, Position};
 use crate::records::{Connection, ExchangeId};
 
+pub mod binance;
 pub mod okx;
 pub mod problem;
 pub mod refresh;
@@ -241,7 +242,7 @@ pub trait Exchange: Sync {
 }
 
 /// The exchanges Holdix supports, in the order they are offered (and trusted for prices).
-pub static EXCHANGES: &[&dyn Exchange] = &[&okx::Okx];
+pub static EXCHANGES: &[&dyn Exchange] = &[&okx::Okx, &binance::Binance];
 
 /// The module for a connection's exchange (`None`: not supported by this version).
 pub fn exchange(id: ExchangeId) -> Option<&'static dyn Exchange> {
