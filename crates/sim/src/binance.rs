@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::{Request, Sim};
+use crate::{Reply, Request, Sim};
 
 /// Binance keys and the accounts behind them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -87,9 +87,6 @@ pub struct BinanceAccount {
     #[serde(default)]
     pub coinm_positions: Vec<Value>,
 }
-
-/// An answer: status, body and the weight header.
-pub type Reply = (StatusCode, Value, Vec<(&'static str, String)>);
 
 fn error(status: StatusCode, code: i64, msg: &str) -> Reply {
     (status, json!({"code": code, "msg": msg}), Vec::new())

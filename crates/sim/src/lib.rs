@@ -243,13 +243,22 @@ impl Request<'_> {
 
 /// The simulator as an axum router (exchange routes plus `/__sim/` control).
 pub fn router(sim: SharedSim) -> Router {
-    Router::new()
+    let control = Router::new()
         .route("/__sim/stats", get(stats))
         .route("/__sim/faults", put(set_faults).get(get_faults))
         .route("/__sim/reset", post(reset))
-        .nest("/okx", Router::new().fallback(okx_entry))
-        .nest("/binance", Router::new().fallback(binance_entry))
-        .with_state(sim)
+        .with_state(sim.clone());
+    EXCHANGES.iter().fold(control, |router, &(prefix, answer)| {
+        let sim = sim.clone();
+        let entry = move |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                          method: Method,
+                          uri: Uri,
+                          headers: HeaderMap,
+                          body: Bytes| {
+            exchange(sim.clone(), answer, peer, method, uri, headers, body)
+        };
+        router.nest(&format!("/{prefix}"), Router::new().fallback(entry))
+    })
 }
 
 async fn stats(State(sim): State<SharedSim>) -> Json<Stats> {
@@ -270,40 +279,26 @@ async fn reset(State(sim): State<SharedSim>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// Which exchange a request is for (the prefix it came in under).
-#[derive(Clone, Copy)]
-enum Which {
-    Okx,
-    Binance,
-}
+/// An exchange's answer: status, JSON body and extra headers.
+pub type Reply = (StatusCode, serde_json::Value, Vec<(&'static str, String)>);
 
-async fn okx_entry(
-    State(sim): State<SharedSim>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    exchange(sim, Which::Okx, peer, method, uri, headers, body).await
-}
+/// How an exchange module answers a request.
+type Answer = fn(&Sim, &Request<'_>) -> Reply;
 
-async fn binance_entry(
-    State(sim): State<SharedSim>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    exchange(sim, Which::Binance, peer, method, uri, headers, body).await
-}
+/// Every exchange the simulator plays: the prefix it is mounted under, and its answers.
+const EXCHANGES: &[(&str, Answer)] = &[
+    ("okx", |sim, req| {
+        let (status, json) = okx::handle(sim, req);
+        (status, json, Vec::new())
+    }),
+    ("binance", binance::handle),
+];
 
 /// Faults and statistics shared by every exchange, then that exchange's own answer. `uri`
 /// is the path under the exchange's prefix, as the real exchange would see it.
 async fn exchange(
     sim: SharedSim,
-    which: Which,
+    answer: Answer,
     peer: SocketAddr,
     method: Method,
     uri: Uri,
@@ -336,13 +331,7 @@ async fn exchange(
         body: &body,
         peer,
     };
-    let (status, json, extra) = match which {
-        Which::Okx => {
-            let (status, json) = okx::handle(&sim, &request);
-            (status, json, Vec::new())
-        }
-        Which::Binance => binance::handle(&sim, &request),
-    };
+    let (status, json, extra) = answer(&sim, &request);
     let mut text = json.to_string();
     if faults.malformed_json {
         text.truncate(text.len() / 2);
