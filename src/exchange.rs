@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures::future::join_all;
+use futures::future::{join_all, LocalBoxFuture};
 use holdix_core::exchange::refresh::{Clocks, Outcome, Report, Run, Step};
 use holdix_core::exchange::{exchange, ExchangeError, HttpRequest, HttpResponse};
 use holdix_core::records::Connection;
@@ -48,7 +48,15 @@ impl Fetcher {
     }
 
     /// Sends one request: `{proxy}/{upstream}{path}`, never from or into the HTTP cache.
-    pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, ExchangeError> {
+    /// (Boxed, like [`Fetcher::drive`]: one copy in the bundle, however many callers.)
+    pub fn send<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<HttpResponse, ExchangeError>> {
+        Box::pin(self.send_now(req))
+    }
+
+    async fn send_now(&self, req: &HttpRequest) -> Result<HttpResponse, ExchangeError> {
         let unreachable = || self.unreachable();
         let url = format!("{}/{}{}", self.proxy, req.upstream, req.path_and_query);
         let headers = web_sys::Headers::new().map_err(|_| unreachable())?;
@@ -130,8 +138,14 @@ impl Fetcher {
         struct Answer {
             status: u16,
             #[serde(default)]
-            headers: std::collections::BTreeMap<String, String>,
+            headers: AnswerHeaders,
             body: String,
+        }
+        /// The one header the app reads (a struct, not a map: smaller in the bundle).
+        #[derive(serde::Deserialize, Default)]
+        struct AnswerHeaders {
+            #[serde(rename = "retry-after", default)]
+            retry_after: Option<String>,
         }
         let items: Vec<Item> = reqs
             .iter()
@@ -159,7 +173,7 @@ impl Fetcher {
                 .into_iter()
                 .map(|a| HttpResponse {
                     status: a.status,
-                    retry_after_s: a.headers.get("retry-after").and_then(|v| v.parse().ok()),
+                    retry_after_s: a.headers.retry_after.and_then(|v| v.parse().ok()),
                     body: a.body,
                 })
                 .collect()),
@@ -171,7 +185,11 @@ impl Fetcher {
     }
 
     /// Performs what `run` asks until it is done.
-    async fn drive(&self, mut run: Run<'_>) -> Report {
+    fn drive<'a>(&'a self, run: Run<'a>) -> LocalBoxFuture<'a, Report> {
+        Box::pin(self.drive_now(run))
+    }
+
+    async fn drive_now(&self, mut run: Run<'_>) -> Report {
         loop {
             match run.next(unix_ms()) {
                 Step::MeasureClocks(keys) => {

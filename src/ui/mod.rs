@@ -130,6 +130,11 @@ impl Ctx {
     /// Runs `work` as a task of the unlocked session: [`Ctx::lock`] cancels it (dropping
     /// whatever it holds) at its next await.
     pub fn spawn(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        self.spawn_boxed(Box::pin(work));
+    }
+
+    /// One copy of the task plumbing for every kind of task (smaller bundle).
+    fn spawn_boxed(&self, work: futures::future::LocalBoxFuture<'static, ()>) {
         let (handle, registration) = AbortHandle::new_pair();
         self.tasks.update_value(|tasks| {
             tasks.retain(|t| !t.is_aborted());

@@ -127,7 +127,12 @@ pub async fn reload_connections(ctx: Ctx) {
 }
 
 /// Fetches every connection and replaces the snapshot; failures keep the last data.
-pub async fn refresh(ctx: Ctx) {
+/// Boxed: three places start a refresh, and one copy of it is enough in the bundle.
+pub fn refresh(ctx: Ctx) -> futures::future::LocalBoxFuture<'static, ()> {
+    Box::pin(refresh_now(ctx))
+}
+
+async fn refresh_now(ctx: Ctx) {
     let p = ctx.portfolio;
     if p.refreshing.get_untracked() {
         return;

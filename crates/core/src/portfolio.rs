@@ -120,7 +120,8 @@ impl Prices {
 /// Every exchange's quotes, merged into one price per asset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriceBook {
-    quotes: BTreeMap<String, Vec<(crate::records::ExchangeId, Decimal)>>,
+    /// (asset, source, price), one per asset and source.
+    quotes: Vec<(String, crate::records::ExchangeId, Decimal)>,
 }
 
 /// How far apart two exchanges' prices may be before the asset row says so.
@@ -129,9 +130,9 @@ const DISAGREE_PERCENT: Decimal = Decimal::ONE;
 impl PriceBook {
     pub fn add(&mut self, source: crate::records::ExchangeId, quotes: Vec<(String, Decimal)>) {
         for (asset, price) in quotes {
-            let list = self.quotes.entry(asset).or_default();
-            list.retain(|(s, _)| *s != source);
-            list.push((source, price));
+            self.quotes
+                .retain(|(a, s, _)| !(*s == source && *a == asset));
+            self.quotes.push((asset, source, price));
         }
     }
 
@@ -144,12 +145,13 @@ impl PriceBook {
     pub fn resolve(&self) -> (Prices, BTreeMap<String, String>) {
         let mut prices = BTreeMap::new();
         let mut notes = BTreeMap::new();
-        for (asset, quotes) in &self.quotes {
-            let mut quotes = quotes.clone();
-            quotes.sort_by_key(|(source, _)| *source);
-            let Some(&(source, chosen)) = quotes.first() else {
-                continue;
-            };
+        let mut sorted = self.quotes.clone();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        for group in sorted.chunk_by(|a, b| a.0 == b.0) {
+            let asset = &group[0].0;
+            let quotes: Vec<(crate::records::ExchangeId, Decimal)> =
+                group.iter().map(|(_, s, p)| (*s, *p)).collect();
+            let (source, chosen) = quotes[0];
             prices.insert(asset.clone(), chosen);
             let (lo, hi) = quotes.iter().fold((chosen, chosen), |(lo, hi), (_, p)| {
                 (lo.min(*p), hi.max(*p))

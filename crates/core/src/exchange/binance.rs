@@ -8,8 +8,6 @@
 //!
 //! `LD…` balances on spot mirror Simple Earn flexible positions and are not counted twice.
 
-use std::collections::BTreeSet;
-
 use hmac::{Hmac, Mac};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -368,7 +366,7 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
     let mut fetched = Fetched::default();
     let mut more = Vec::new();
     let mut spot = None;
-    let mut earn_assets = BTreeSet::new();
+    let mut earn_assets: Vec<String> = Vec::new();
     // Optional accounts: -2015 (futures) or -3003 (margin) while spot works means "not
     // enabled"; decided after spot's own answer was read.
     let mut absent = Vec::new();
@@ -415,7 +413,7 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
                     let amt = amount(row, &[field])?;
                     let asset = text(row, "asset");
                     if part.name == "earn-flexible" {
-                        earn_assets.insert(asset.clone());
+                        earn_assets.push(asset.clone());
                     }
                     if !amt.is_zero() {
                         fetched
@@ -487,7 +485,7 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
         // `LDBTC` mirrors BTC in Simple Earn flexible, already counted under Earn.
         if asset
             .strip_prefix("LD")
-            .is_some_and(|a| earn_assets.contains(a))
+            .is_some_and(|a| earn_assets.iter().any(|e| e == a))
         {
             continue;
         }
@@ -582,22 +580,24 @@ pub fn verdict_of(value: &Value) -> Verdict {
 
 /// USD prices from `ticker/price`: the USDT pair, else USDC, else FDUSD.
 pub fn usd_prices(value: &Value) -> Result<Vec<(String, Decimal)>, ExchangeError> {
-    let mut best: std::collections::BTreeMap<String, (usize, Decimal)> = Default::default();
+    let mut best: Vec<(String, usize, Decimal)> = Vec::new();
     for t in list(value, None)? {
         let symbol = text(t, "symbol");
         for (rank, quote) in ["USDT", "USDC", "FDUSD"].iter().enumerate() {
             if let Some(base) = symbol.strip_suffix(quote).filter(|b| !b.is_empty()) {
                 if let Some(price) = decimal(t, "price")? {
-                    let better = best.get(base).is_none_or(|(r, _)| rank < *r);
-                    if better {
-                        best.insert(base.to_string(), (rank, price));
+                    match best.iter_mut().find(|(a, ..)| a == base) {
+                        Some(entry) if rank < entry.1 => *entry = (base.to_string(), rank, price),
+                        Some(_) => {}
+                        None => best.push((base.to_string(), rank, price)),
                     }
                 }
                 break;
             }
         }
     }
-    Ok(best.into_iter().map(|(a, (_, p))| (a, p)).collect())
+    best.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(best.into_iter().map(|(a, _, p)| (a, p)).collect())
 }
 
 /// Binance on the [`Exchange`] seam.
