@@ -114,6 +114,7 @@ static SPEC: ConnectSpec = ConnectSpec {
         Account::Futures,
         Account::CoinFutures,
     ],
+    time_path: TIME,
 };
 
 const fn endpoint(
@@ -606,10 +607,6 @@ pub struct Binance;
 impl Exchange for Binance {
     fn spec(&self) -> &'static ConnectSpec {
         &SPEC
-    }
-
-    fn time_request(&self, upstream: &'static str) -> HttpRequest {
-        HttpRequest::public_get(upstream, TIME)
     }
 
     fn parse_time(&self, resp: &HttpResponse) -> Result<i64, ExchangeError> {

@@ -116,6 +116,8 @@ pub struct ConnectSpec {
     pub help_steps: &'static [&'static str],
     /// The accounts this exchange has, in dashboard order.
     pub accounts: &'static [Account],
+    /// The public server-time path (on every region's host).
+    pub time_path: &'static str,
 }
 
 impl ConnectSpec {
@@ -202,7 +204,9 @@ pub trait Exchange: Sync {
     }
 
     /// The server-time request for a host.
-    fn time_request(&self, upstream: &'static str) -> HttpRequest;
+    fn time_request(&self, upstream: &'static str) -> HttpRequest {
+        HttpRequest::public_get(upstream, self.spec().time_path)
+    }
     fn parse_time(&self, resp: &HttpResponse) -> Result<i64, ExchangeError>;
 
     /// The signed request that reports the key's permissions.

@@ -74,6 +74,7 @@ static SPEC: ConnectSpec = ConnectSpec {
         "Confirm with 2FA, then paste the API Key, the Secret Key (shown once) and your passphrase here.",
     ],
     accounts: &[Account::Trading, Account::Funding, Account::Earn],
+    time_path: TIME,
 };
 
 const fn get(path: &'static str) -> Endpoint {
@@ -562,10 +563,6 @@ const PARTS: [(&str, &str); 4] = [
 impl Exchange for Okx {
     fn spec(&self) -> &'static ConnectSpec {
         &SPEC
-    }
-
-    fn time_request(&self, upstream: &'static str) -> HttpRequest {
-        HttpRequest::public_get(upstream, TIME)
     }
 
     fn parse_time(&self, resp: &HttpResponse) -> Result<i64, ExchangeError> {
