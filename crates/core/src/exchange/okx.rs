@@ -295,8 +295,8 @@ fn amount(field: &str, text: &str) -> Result<Decimal, OkxError> {
     Ok(decimal(field, text)?.unwrap_or_default())
 }
 
-pub fn parse_config(resp: &HttpResponse) -> Result<AccountConfig, OkxError> {
-    let row = parse(resp)?
+pub fn parse_config(rows: Vec<Row>) -> Result<AccountConfig, OkxError> {
+    let row = rows
         .into_iter()
         .next()
         .ok_or_else(|| OkxError::Malformed("no account configuration".into()))?;
@@ -308,8 +308,8 @@ pub fn parse_config(resp: &HttpResponse) -> Result<AccountConfig, OkxError> {
     })
 }
 
-pub fn parse_server_time(resp: &HttpResponse) -> Result<i64, OkxError> {
-    let row = parse(resp)?
+pub fn parse_server_time(rows: Vec<Row>) -> Result<i64, OkxError> {
+    let row = rows
         .into_iter()
         .next()
         .ok_or_else(|| OkxError::Malformed("no server time".into()))?;
@@ -319,9 +319,9 @@ pub fn parse_server_time(resp: &HttpResponse) -> Result<i64, OkxError> {
 }
 
 /// Trading account (`/account/balance`): `eq` per currency, `eqUsd` when OKX gives it.
-pub fn parse_trading(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
+pub fn parse_trading(connection: &str, rows: Vec<Row>) -> Result<Vec<Holding>, OkxError> {
     let mut out = Vec::new();
-    for data in parse(resp)? {
+    for data in rows {
         for d in data.rows("details") {
             let amount = amount("eq", d.get("eq"))?;
             if amount.is_zero() {
@@ -340,13 +340,13 @@ pub fn parse_trading(connection: &str, resp: &HttpResponse) -> Result<Vec<Holdin
 }
 
 /// Funding account (`/asset/balances`).
-pub fn parse_funding(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
-    rows_to_holdings(connection, Account::Funding, "bal", parse(resp)?)
+pub fn parse_funding(connection: &str, rows: Vec<Row>) -> Result<Vec<Holding>, OkxError> {
+    rows_to_holdings(connection, Account::Funding, "bal", rows)
 }
 
 /// Simple Earn flexible (`/finance/savings/balance`).
-pub fn parse_savings(connection: &str, resp: &HttpResponse) -> Result<Vec<Holding>, OkxError> {
-    rows_to_holdings(connection, Account::Earn, "amt", parse(resp)?)
+pub fn parse_savings(connection: &str, rows: Vec<Row>) -> Result<Vec<Holding>, OkxError> {
+    rows_to_holdings(connection, Account::Earn, "amt", rows)
 }
 
 fn rows_to_holdings(
@@ -372,9 +372,8 @@ fn rows_to_holdings(
 }
 
 /// Positions (`/account/positions`).
-pub fn parse_positions(connection: &str, resp: &HttpResponse) -> Result<Vec<Position>, OkxError> {
-    parse(resp)?
-        .into_iter()
+pub fn parse_positions(connection: &str, rows: Vec<Row>) -> Result<Vec<Position>, OkxError> {
+    rows.into_iter()
         .map(|p| {
             let size = amount("pos", p.get("pos"))?;
             let (inst_type, inst_id, pos_ccy) =
@@ -412,9 +411,9 @@ pub fn parse_positions(connection: &str, resp: &HttpResponse) -> Result<Vec<Posi
 }
 
 /// Spot tickers → last prices by instrument id (`BTC-USDT` → 97000.5).
-pub fn parse_tickers(resp: &HttpResponse) -> Result<Vec<(String, Decimal)>, OkxError> {
+pub fn parse_tickers(rows: Vec<Row>) -> Result<Vec<(String, Decimal)>, OkxError> {
     let mut out = Vec::new();
-    for t in parse(resp)? {
+    for t in rows {
         if let Some(last) = decimal("last", t.get("last"))? {
             out.push((t.get("instId").to_string(), last));
         }
@@ -566,7 +565,7 @@ impl Exchange for Okx {
     }
 
     fn parse_time(&self, resp: &HttpResponse) -> Result<i64, ExchangeError> {
-        parse_server_time(resp).map_err(error)
+        parse_server_time(rows(resp)?).map_err(error)
     }
 
     fn permission_request(
@@ -578,8 +577,7 @@ impl Exchange for Okx {
     }
 
     fn verdict(&self, resp: &HttpResponse) -> Result<Verdict, ExchangeError> {
-        rows(resp)?;
-        let config = parse_config(resp).map_err(error)?;
+        let config = parse_config(rows(resp)?).map_err(error)?;
         Ok(if config.is_read_only() {
             Verdict::ReadOnly
         } else {
@@ -613,18 +611,19 @@ impl Exchange for Okx {
         let id = conn.id.as_str();
         let mut fetched = Fetched::default();
         for (part, resp) in answers {
-            rows(resp)?;
+            // Each answer is read once: the envelope (and its error), then the rows.
+            let rows = rows(resp)?;
             match part.name {
                 "balance" => fetched
                     .holdings
-                    .extend(parse_trading(id, resp).map_err(error)?),
+                    .extend(parse_trading(id, rows).map_err(error)?),
                 "funding" => fetched
                     .holdings
-                    .extend(parse_funding(id, resp).map_err(error)?),
+                    .extend(parse_funding(id, rows).map_err(error)?),
                 "savings" => fetched
                     .holdings
-                    .extend(parse_savings(id, resp).map_err(error)?),
-                _ => fetched.positions = parse_positions(id, resp).map_err(error)?,
+                    .extend(parse_savings(id, rows).map_err(error)?),
+                _ => fetched.positions = parse_positions(id, rows).map_err(error)?,
             }
         }
         Ok(Parsed::Done(fetched))
@@ -640,7 +639,7 @@ impl Exchange for Okx {
     ) -> Result<Vec<(String, Decimal)>, ExchangeError> {
         let mut out = Vec::new();
         for resp in answers {
-            out.extend(usd_prices(&parse_tickers(resp).map_err(error)?));
+            out.extend(usd_prices(&parse_tickers(rows(resp)?).map_err(error)?));
         }
         Ok(out)
     }
@@ -657,6 +656,11 @@ mod tests {
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse::new(status, body)
+    }
+
+    /// The rows of a successful answer (its envelope read first, as the module does).
+    fn rows_of(status: u16, body: &str) -> Vec<Row> {
+        parse(&resp(status, body)).expect("a code 0 envelope")
     }
 
     fn vector_connection() -> Connection {
@@ -764,7 +768,7 @@ mod tests {
             {"ccy":"USDT","eq":"4992.890093","eqUsd":"4991.89","liab":"","upl":"","cashBal":"4992.89"},
             {"ccy":"OKB","eq":"10","eqUsd":""},
             {"ccy":"ZERO","eq":"0","eqUsd":"0"}]}]}"#;
-        let h = parse_trading("c", &resp(200, body)).unwrap();
+        let h = parse_trading("c", rows_of(200, body)).unwrap();
         assert_eq!(h.len(), 2, "zero balances are skipped");
         assert_eq!(h[0].amount, "4992.890093".parse::<Decimal>().unwrap());
         assert_eq!(h[0].usd, Some("4991.89".parse().unwrap()));
@@ -774,18 +778,18 @@ mod tests {
 
     #[test]
     fn funding_savings_and_empty_data() {
-        let f = parse_funding("c", &resp(200, r#"{"code":"0","msg":"","data":[{"ccy":"BTC","bal":"0.0012","frozenBal":"0","availBal":"0.0012"}]}"#)).unwrap();
+        let f = parse_funding("c", rows_of(200, r#"{"code":"0","msg":"","data":[{"ccy":"BTC","bal":"0.0012","frozenBal":"0","availBal":"0.0012"}]}"#)).unwrap();
         assert_eq!(
             (f[0].asset.as_str(), f[0].amount, f[0].account),
             ("BTC", "0.0012".parse().unwrap(), Account::Funding)
         );
-        let s = parse_savings("c", &resp(200, r#"{"code":"0","msg":"","data":[{"ccy":"USDT","amt":"100.5","earnings":"0.01","rate":"0.05","loanAmt":"","pendingAmt":""}]}"#)).unwrap();
+        let s = parse_savings("c", rows_of(200, r#"{"code":"0","msg":"","data":[{"ccy":"USDT","amt":"100.5","earnings":"0.01","rate":"0.05","loanAmt":"","pendingAmt":""}]}"#)).unwrap();
         assert_eq!(
             (s[0].amount, s[0].account),
             ("100.5".parse().unwrap(), Account::Earn)
         );
         assert!(
-            parse_funding("c", &resp(200, r#"{"code":"0","msg":"","data":[]}"#))
+            parse_funding("c", rows_of(200, r#"{"code":"0","msg":"","data":[]}"#))
                 .unwrap()
                 .is_empty()
         );
@@ -797,7 +801,7 @@ mod tests {
           {"instType":"SWAP","instId":"ETH-USDT-SWAP","mgnMode":"isolated","posSide":"net","pos":"-5","avgPx":"3500","markPx":"3400.3","upl":"49.85","lever":"3","liqPx":"4550.1"},
           {"instType":"FUTURES","instId":"BTC-USD-251226","mgnMode":"cross","posSide":"long","pos":"3","avgPx":"90000","markPx":"","upl":"","lever":"10","liqPx":""},
           {"instType":"MARGIN","instId":"BTC-USDT","mgnMode":"cross","posSide":"net","pos":"0.5","posCcy":"USDT","avgPx":"90000","markPx":"97000","upl":"1","lever":"3","liqPx":"80000"}]}"#;
-        let p = parse_positions("c", &resp(200, body)).unwrap();
+        let p = parse_positions("c", rows_of(200, body)).unwrap();
         assert_eq!((p[0].side, p[0].size), (Side::Short, "5".parse().unwrap()));
         assert_eq!(p[0].liquidation, Some("4550.1".parse().unwrap()));
         assert_eq!((p[1].side, p[1].mark, p[1].pnl), (Side::Long, None, None));
@@ -810,13 +814,13 @@ mod tests {
 
     #[test]
     fn config_permissions() {
-        let c = parse_config(&resp(
+        let c = parse_config(rows_of(
             200,
             r#"{"code":"0","msg":"","data":[{"uid":"1","perm":"read_only","ip":"","label":"x"}]}"#,
         ))
         .unwrap();
         assert!(c.is_read_only());
-        let c = parse_config(&resp(200, r#"{"code":"0","msg":"","data":[{"uid":"1","perm":"read_only,withdraw,trade","ip":""}]}"#)).unwrap();
+        let c = parse_config(rows_of(200, r#"{"code":"0","msg":"","data":[{"uid":"1","perm":"read_only,withdraw,trade","ip":""}]}"#)).unwrap();
         assert!(!c.is_read_only());
         assert!(refuse_permissions(&c)
             .message
@@ -826,13 +830,13 @@ mod tests {
     #[test]
     fn server_time_and_tickers() {
         assert_eq!(
-            parse_server_time(&resp(
+            parse_server_time(rows_of(
                 200,
                 r#"{"code":"0","msg":"","data":[{"ts":"1597026383085"}]}"#
             )),
             Ok(1_597_026_383_085)
         );
-        let t = parse_tickers(&resp(200, r#"{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","last":"97000.5"},{"instId":"X-USDT","last":""}]}"#)).unwrap();
+        let t = parse_tickers(rows_of(200, r#"{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","last":"97000.5"},{"instId":"X-USDT","last":""}]}"#)).unwrap();
         assert_eq!(
             t,
             vec![("BTC-USDT".to_string(), "97000.5".parse().unwrap())]
@@ -903,7 +907,7 @@ mod tests {
         assert!(!explain(&cut).message.contains('{'));
         let bad_number = parse_funding(
             "c",
-            &resp(
+            rows_of(
                 200,
                 r#"{"code":"0","msg":"","data":[{"ccy":"BTC","bal":"1.2.3"}]}"#,
             ),
