@@ -95,14 +95,6 @@ static ENDPOINTS: [Endpoint; 7] = [
     get("/api/v5/market/tickers"),
 ];
 
-/// The proxy route for a connection's region.
-pub fn upstream(region: Option<&str>) -> &'static str {
-    SPEC.regions
-        .iter()
-        .find(|r| Some(r.value) == region)
-        .map_or("okx", |r| r.upstream)
-}
-
 /// OKX's request signature.
 pub fn sign(
     secret: &str,
@@ -142,7 +134,8 @@ pub fn private_get(
         headers.push(("x-simulated-trading", "1".into()));
     }
     Ok(HttpRequest {
-        upstream: upstream(conn.options.region.as_deref()),
+        // The seam's region lookup (global when the region is unknown).
+        upstream: Okx.upstream(conn),
         method: "GET",
         path_and_query: path_and_query.to_string(),
         headers,
@@ -723,8 +716,16 @@ mod tests {
         let req = private_get(&conn, BALANCE, 0).unwrap();
         assert_eq!(req.upstream, "okx-eea");
         assert!(req.headers.contains(&("x-simulated-trading", "1".into())));
-        assert_eq!(upstream(Some("us")), "okx-us");
-        assert_eq!(upstream(None), "okx");
+        conn.options.region = Some("us".into());
+        assert_eq!(Okx.upstream(&conn), "okx-us");
+        conn.options.region = None;
+        assert_eq!(Okx.upstream(&conn), "okx");
+        conn.options.region = Some("mars".into());
+        assert_eq!(
+            Okx.upstream(&conn),
+            "okx",
+            "an unknown region falls back to global"
+        );
     }
 
     #[test]

@@ -25,11 +25,6 @@ pub fn iso8601_ms(unix_ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
 }
 
-/// `2026-11-28` for Unix milliseconds (UTC).
-pub fn iso_date(unix_ms: i64) -> String {
-    iso8601_ms(unix_ms)[..10].to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +36,5 @@ mod tests {
         assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601_ms(1_798_761_599_999), "2026-12-31T23:59:59.999Z");
-        assert_eq!(iso_date(1_798_761_599_999), "2026-12-31");
     }
 }
