@@ -8,12 +8,19 @@ use std::rc::Rc;
 
 use futures::future::{join_all, LocalBoxFuture};
 use holdix_core::exchange::refresh::{Clocks, Outcome, Report, Run, Step};
-use holdix_core::exchange::{exchange, ExchangeError, HttpRequest, HttpResponse};
+use holdix_core::exchange::{exchange, Accepted, ExchangeError, HttpRequest, HttpResponse};
 use holdix_core::records::Connection;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::browser::{sleep_ms, unix_ms};
+
+/// Bybit's header: the exchange-clock millisecond its rate limit resets.
+const LIMIT_RESET: &str = "x-bapi-limit-reset-timestamp";
+
+fn number<T: std::str::FromStr>(header: Option<String>) -> Option<T> {
+    header.and_then(|v| v.trim().parse().ok())
+}
 
 /// How long one request may take before it counts as unreachable.
 const TIMEOUT_MS: i32 = 15_000;
@@ -98,16 +105,12 @@ impl Fetcher {
             let text = JsFuture::from(response.text().map_err(|_| unreachable())?)
                 .await
                 .map_err(|_| unreachable())?;
-            let retry_after_s = response
-                .headers()
-                .get("retry-after")
-                .ok()
-                .flatten()
-                .and_then(|v| v.trim().parse().ok());
+            let header = |name: &str| response.headers().get(name).ok().flatten();
             Ok(HttpResponse {
                 status: response.status(),
                 body: text.as_string().unwrap_or_default(),
-                retry_after_s,
+                retry_after_s: number(header("retry-after")),
+                limit_reset_ms: number(header(LIMIT_RESET)),
             })
         }
         .await;
@@ -141,11 +144,13 @@ impl Fetcher {
             headers: AnswerHeaders,
             body: String,
         }
-        /// The one header the app reads (a struct, not a map: smaller in the bundle).
+        /// The headers the app reads (a struct, not a map: smaller in the bundle).
         #[derive(serde::Deserialize, Default)]
         struct AnswerHeaders {
             #[serde(rename = "retry-after", default)]
             retry_after: Option<String>,
+            #[serde(rename = "x-bapi-limit-reset-timestamp", default)]
+            limit_reset: Option<String>,
         }
         let items: Vec<Item> = reqs
             .iter()
@@ -173,7 +178,8 @@ impl Fetcher {
                 .into_iter()
                 .map(|a| HttpResponse {
                     status: a.status,
-                    retry_after_s: a.headers.retry_after.and_then(|v| v.parse().ok()),
+                    retry_after_s: number(a.headers.retry_after),
+                    limit_reset_ms: number(a.headers.limit_reset),
                     body: a.body,
                 })
                 .collect()),
@@ -225,12 +231,9 @@ impl Fetcher {
         self.drive(Run::refresh(connections, clocks)).await
     }
 
-    /// The key check of Connect and Re-test: `Ok` with an optional note for a key Holdix
-    /// uses, or why not.
-    pub async fn verify_key(
-        &self,
-        connection: &Connection,
-    ) -> Result<Option<String>, ExchangeError> {
+    /// The key check of Connect and Re-test: what to know of a key Holdix uses (a note, its
+    /// expiry), or why not.
+    pub async fn verify_key(&self, connection: &Connection) -> Result<Accepted, ExchangeError> {
         let clocks = self.clocks.borrow().clone();
         let report = self.drive(Run::verify(connection, clocks)).await;
         match report.results.into_iter().next().map(|(_, r)| r) {

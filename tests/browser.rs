@@ -70,6 +70,7 @@ fn okx_connection() -> Connection {
         secret: Secret::new("chNOOS4KvNXR_Xq4k4c9qsfoKWvnDecLATCRlcBwyKDYnWgO"),
         passphrase: Some(Secret::new("Passphrase-4-tests")),
         options: ConnectionOptions::default(),
+        key_expires_ms: None,
     }
 }
 

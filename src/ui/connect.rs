@@ -93,7 +93,7 @@ pub fn ConnectDialog() -> impl IntoView {
         busy.set(true);
         problem.set(None);
         let spec = spec_of(chosen.get_untracked());
-        let connection = Connection {
+        let mut connection = Connection {
             id: random_id(),
             exchange: spec.id,
             label: Some(label.get_untracked().trim().to_string())
@@ -108,15 +108,17 @@ pub fn ConnectDialog() -> impl IntoView {
                 region: Some(region.get_untracked()).filter(|r| r != "global"),
                 demo: spec.demo && demo.get_untracked(),
             },
+            key_expires_ms: None,
         };
         let fetcher = ctx.portfolio.fetcher(&ctx);
         ctx.spawn(async move {
             let outcome = match fetcher.verify_key(&connection).await {
                 Err(e) => Err(e.problem),
                 // The session as it is after the check (a password may have changed).
-                Ok(_) => match ctx.session() {
+                Ok(accepted) => match ctx.session() {
                     None => return,
                     Some(session) => {
+                        connection.key_expires_ms = accepted.expires_ms;
                         session
                             .save_connection(&connection)
                             .await

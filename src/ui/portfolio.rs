@@ -27,6 +27,8 @@ pub struct ConnectionSummary {
     pub exchange: ExchangeId,
     pub region: Option<String>,
     pub demo: bool,
+    /// When the exchange said the key expires (Unix ms).
+    pub key_expires_ms: Option<i64>,
 }
 
 /// The portfolio part of the app state.
@@ -119,6 +121,7 @@ pub async fn reload_connections(ctx: Ctx) {
                     exchange: c.exchange,
                     region: c.options.region.clone(),
                     demo: c.options.demo,
+                    key_expires_ms: c.key_expires_ms,
                 })
                 .collect(),
         ),

@@ -242,6 +242,14 @@ export const binanceKey = (n, extra = {}) => {
   return { exchange: 'Binance', key: k.api_key, secret: k.secret, ...extra };
 };
 
+/** Bybit demo key N of the fixture: 1 read-only (expires in 80 days), 2 read-write, 3 IP-bound,
+ *  4 expiring in 10 days, 5 expired, 6 classic account, 7 no Earn permission, 8 demo trading,
+ *  9 EEA site. */
+export const bybitKey = (n, extra = {}) => {
+  const k = FIXTURE.bybit.keys[n - 1];
+  return { exchange: 'Bybit', key: k.api_key, secret: k.secret, ...extra };
+};
+
 /** Sets the simulator's faults (rate limits off unless asked). */
 export async function faults(f) {
   const r = await fetch(`${process.env.HOLDIX_SIM_URL}/__sim/faults`, {
@@ -251,10 +259,11 @@ export async function faults(f) {
 }
 
 /** Fills and submits the Connect dialog; resolves when it closed or refused. */
-export async function connect(page, k, { label, demo = false } = {}) {
+export async function connect(page, k, { label, demo = false, region = 'global' } = {}) {
   if (await page.getByTestId('connect-form').count() === 0) await page.getByTestId('open-connect').click();
   await page.locator('#exchange').selectOption(k.exchange ?? 'OKX');
   if (label) await page.locator('#conn-label').fill(label);
+  if (await page.locator('#region').count() > 0) await page.locator('#region').selectOption(region);
   await page.locator('#api-key').fill(`  ${k.key} `); // pasted values are trimmed
   await page.locator('#api-secret').fill(k.secret);
   if (k.passphrase !== undefined) await page.locator('#api-passphrase').fill(k.passphrase);

@@ -28,10 +28,12 @@ pub enum Account {
     /// Coin-margined futures.
     #[serde(rename = "coin-futures")]
     CoinFutures,
+    /// A derivatives (contract) wallet of its own (Bybit classic accounts).
+    Derivatives,
 }
 
 impl Account {
-    pub const ALL: [Account; 7] = [
+    pub const ALL: [Account; 8] = [
         Account::Trading,
         Account::Spot,
         Account::Funding,
@@ -39,6 +41,7 @@ impl Account {
         Account::Margin,
         Account::Futures,
         Account::CoinFutures,
+        Account::Derivatives,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Account {
             Self::Margin => "Margin",
             Self::Futures => "USDⓈ-M futures",
             Self::CoinFutures => "COIN-M futures",
+            Self::Derivatives => "Derivatives",
         }
     }
 
@@ -63,6 +67,7 @@ impl Account {
             Self::Margin => "margin",
             Self::Futures => "futures",
             Self::CoinFutures => "coin-futures",
+            Self::Derivatives => "derivatives",
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct Connection {
     pub passphrase: Option<Secret>,
     #[serde(default)]
     pub options: ConnectionOptions,
+    /// When the exchange said the key expires (Unix ms), for keys that do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_expires_ms: Option<i64>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for Connection {
             .field("secret", &self.secret)
             .field("passphrase", &self.passphrase)
             .field("options", &self.options)
+            .field("key_expires_ms", &self.key_expires_ms)
             .finish()
     }
 }
@@ -177,6 +181,9 @@ pub struct Snapshot {
     /// Accounts a connection's owner never enabled on the exchange: (connection, account).
     #[serde(default)]
     pub not_enabled: Vec<(String, crate::portfolio::Account)>,
+    /// Accounts a connection's key may not read: (connection, account).
+    #[serde(default)]
+    pub unreadable: Vec<(String, crate::portfolio::Account)>,
 }
 
 impl Snapshot {
@@ -185,6 +192,7 @@ impl Snapshot {
         self.holdings.retain(|h| h.connection != id);
         self.positions.retain(|p| p.connection != id);
         self.not_enabled.retain(|(c, _)| c != id);
+        self.unreadable.retain(|(c, _)| c != id);
     }
 
     /// The snapshot after a refresh, or `None` if no connection answered (the last one
@@ -218,6 +226,8 @@ impl Snapshot {
                     next.positions.extend(f.positions.iter().cloned());
                     next.not_enabled
                         .extend(f.not_enabled.iter().map(|a| (id.clone(), *a)));
+                    next.unreadable
+                        .extend(f.unreadable.iter().map(|a| (id.clone(), *a)));
                 }
                 Err(_) => {
                     next.holdings.extend(
@@ -234,6 +244,8 @@ impl Snapshot {
                     );
                     next.not_enabled
                         .extend(self.not_enabled.iter().filter(|(c, _)| c == id).cloned());
+                    next.unreadable
+                        .extend(self.unreadable.iter().filter(|(c, _)| c == id).cloned());
                 }
             }
         }
@@ -255,6 +267,7 @@ mod tests {
             secret: Secret::new("chNOOS4KvNXR"),
             passphrase: Some(Secret::new("1234567890")),
             options: ConnectionOptions::default(),
+            key_expires_ms: None,
         };
         let printed = format!("{c:?}");
         assert!(!printed.contains("chNOOS4KvNXR"));
@@ -340,6 +353,7 @@ mod tests {
             as_of_ms: 1,
             holdings: vec![h("a", "BTC", 1), h("b", "ETH", 2)],
             not_enabled: vec![("b".into(), Account::Futures)],
+            unreadable: vec![("a".into(), Account::Earn), ("b".into(), Account::Earn)],
             ..Snapshot::default()
         };
         let down = || Err(ExchangeError::general(ErrorKind::Unavailable, "down"));
@@ -359,6 +373,8 @@ mod tests {
         assert_eq!(next.as_of_ms, 9);
         assert_eq!(next.holdings, vec![h("a", "BTC", 3), h("b", "ETH", 2)]);
         assert_eq!(next.not_enabled, vec![("b".to_string(), Account::Futures)]);
+        // "a" answered and could read Earn this time; "b" failed and keeps its last note.
+        assert_eq!(next.unreadable, vec![("b".to_string(), Account::Earn)]);
         assert_eq!(next.prices.of("BTC"), Some(100.into()));
         let all_down = vec![("a".to_string(), down()), ("b".to_string(), down())];
         assert_eq!(previous.merge(&all_down, &book, 10), None);

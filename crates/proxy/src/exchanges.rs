@@ -89,6 +89,47 @@ const OKX_BUDGET: Budget = Budget {
 };
 const BINANCE_HEADERS: &[&str] = &["x-mbx-apikey"];
 
+/// Bybit limits private reads per account (UID, per endpoint) and everything per IP.
+const BYBIT_ROUTES: &[Route] = &[
+    public("/v5/market/time", 1),
+    get("/v5/user/query-api", 1),
+    get("/v5/account/wallet-balance", 1),
+    get("/v5/asset/transfer/query-account-coins-balance", 1),
+    get("/v5/earn/position", 1),
+    get("/v5/position/list", 1),
+];
+/// The global site also gives Holdix its spot prices.
+const BYBIT_GLOBAL_ROUTES: &[Route] = &[
+    public("/v5/market/time", 1),
+    public("/v5/market/tickers", 1),
+    get("/v5/user/query-api", 1),
+    get("/v5/account/wallet-balance", 1),
+    get("/v5/asset/transfer/query-account-coins-balance", 1),
+    get("/v5/earn/position", 1),
+    get("/v5/position/list", 1),
+];
+
+/// One Bybit site (each has its own host, keys and per-IP limit).
+const fn bybit(prefix: &'static str, host: &'static str, routes: &'static [Route]) -> Exchange {
+    Exchange {
+        prefix,
+        host,
+        family: "bybit",
+        auth_headers: &[
+            "x-bapi-api-key",
+            "x-bapi-timestamp",
+            "x-bapi-sign",
+            "x-bapi-recv-window",
+        ],
+        routes,
+        // 600 per 5 s is 120/s: the budget stays at half, with a burst for many refreshes.
+        budget: Budget {
+            per_second: 60.0,
+            burst: 200.0,
+        },
+    }
+}
+
 /// The fixed upstream table.
 pub const EXCHANGES: &[Exchange] = &[
     Exchange {
@@ -162,19 +203,15 @@ pub const EXCHANGES: &[Exchange] = &[
             burst: 250.0,
         },
     },
-    // Bybit: 600 requests per 5 s per IP; over it, a 10-minute 403. No routes until
-    // Holdix has a Bybit module (the allowlist holds only what the app calls).
-    Exchange {
-        prefix: "bybit",
-        host: "https://api.bybit.com",
-        family: "bybit",
-        auth_headers: &[],
-        routes: &[],
-        budget: Budget {
-            per_second: 60.0,
-            burst: 200.0,
-        },
-    },
+    // Bybit: 600 requests per 5 s per IP on each site; over it, a 10-minute 403.
+    bybit("bybit", "https://api.bybit.com", BYBIT_GLOBAL_ROUTES),
+    bybit("bybit-nl", "https://api.bybit.nl", BYBIT_ROUTES),
+    bybit("bybit-tr", "https://api.bybit.tr", BYBIT_ROUTES),
+    bybit("bybit-kz", "https://api.bybit.kz", BYBIT_ROUTES),
+    bybit("bybit-ge", "https://api.bybitgeorgia.ge", BYBIT_ROUTES),
+    bybit("bybit-ae", "https://api.bybit.ae", BYBIT_ROUTES),
+    bybit("bybit-eu", "https://api.bybit.eu", BYBIT_ROUTES),
+    bybit("bybit-demo", "https://api-demo.bybit.com", BYBIT_ROUTES),
     // WhiteBIT: public REST 2,000 requests per 10 s (200/s). No routes yet, as for Bybit.
     Exchange {
         prefix: "whitebit",
@@ -294,7 +331,7 @@ mod tests {
             p if p.starts_with("okx") => 10.0 / 2.0,
             "binance" => 6000.0 / 60.0,
             "binance-futures" | "binance-coinm" => 2400.0 / 60.0,
-            "bybit" => 600.0 / 5.0,
+            p if p.starts_with("bybit") => 600.0 / 5.0,
             "whitebit" => 2000.0 / 10.0,
             other => panic!("no documented limit for {other}"),
         };
@@ -305,7 +342,7 @@ mod tests {
             // own window either (OKX: 2 s, Binance: 60 s, Bybit: 5 s, WhiteBIT: 10 s).
             let window = match exchange.prefix {
                 p if p.starts_with("okx") => 2.0,
-                "bybit" => 5.0,
+                p if p.starts_with("bybit") => 5.0,
                 "whitebit" => 10.0,
                 _ => 60.0,
             };

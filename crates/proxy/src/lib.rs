@@ -108,7 +108,7 @@ impl Default for Config {
             max_connections: 1024,
             rate_limit: Some(RateLimit {
                 per_second: 20.0,
-                burst: 60.0,
+                burst: 120.0,
             }),
         }
     }

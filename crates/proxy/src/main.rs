@@ -60,8 +60,9 @@ struct Args {
     /// Requests per second per client address (0 turns the limit off).
     #[arg(long, default_value_t = 20.0)]
     rate_limit: f64,
-    /// Burst allowance per client address.
-    #[arg(long, default_value_t = 60.0)]
+    /// Burst allowance per client address (a refresh of OKX, Binance and Bybit is about 25
+    /// requests; connecting them one after another about 60).
+    #[arg(long, default_value_t = 120.0)]
     rate_burst: f64,
 }
 

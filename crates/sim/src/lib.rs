@@ -7,12 +7,13 @@
 //! * `PUT /__sim/faults`: replace the fault settings (JSON [`Faults`]).
 //! * `POST /__sim/reset`: zero the statistics and the rate-limit windows.
 //!
-//! Each exchange is mounted under its own prefix (`/okx/…`, `/binance/…`): the proxy's
-//! upstream for an exchange family is `http://SIM/{family}` (the fixture's `upstreams` lists
-//! them, and `cargo xtask` and the tests read it from there).
+//! Each exchange is mounted under its own prefix (`/okx/…`, `/binance/…`, and one per Bybit
+//! site: `/bybit/…`, `/bybit-eu/…`, …): the proxy's upstream for an exchange family or host is
+//! `http://SIM/{prefix}` (the fixture's `upstreams` lists them, and `cargo xtask` and the
+//! tests read it from there).
 //!
 //! Authentication is verified with this crate's own code, written from each exchange's
-//! specification ([`okx`], [`binance`]), never with the app's signer.
+//! specification ([`okx`], [`binance`], [`bybit`]), never with the app's signer.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 pub mod binance;
+pub mod bybit;
 pub mod okx;
 
 /// The sample portfolio behind `cargo xtask run --demo` and the end-to-end tests.
@@ -43,6 +45,8 @@ pub struct Fixture {
     pub okx: okx::OkxFixture,
     #[serde(default)]
     pub binance: binance::BinanceFixture,
+    #[serde(default)]
+    pub bybit: bybit::BybitFixture,
     #[serde(default)]
     pub faults: Faults,
 }
@@ -221,6 +225,8 @@ pub struct Request<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
     pub peer: SocketAddr,
+    /// The prefix the request came in under: which site of the exchange it reached.
+    pub site: &'a str,
 }
 
 impl Request<'_> {
@@ -255,7 +261,15 @@ pub fn router(sim: SharedSim) -> Router {
                           uri: Uri,
                           headers: HeaderMap,
                           body: Bytes| {
-            exchange(sim.clone(), answer, peer, method, uri, headers, body)
+            exchange(
+                sim.clone(),
+                (prefix, answer),
+                peer,
+                method,
+                uri,
+                headers,
+                body,
+            )
         };
         router.nest(&format!("/{prefix}"), Router::new().fallback(entry))
     })
@@ -292,13 +306,22 @@ const EXCHANGES: &[(&str, Answer)] = &[
         (status, json, Vec::new())
     }),
     ("binance", binance::handle),
+    // Each Bybit site knows only its own keys.
+    ("bybit", bybit::handle),
+    ("bybit-nl", bybit::handle),
+    ("bybit-tr", bybit::handle),
+    ("bybit-kz", bybit::handle),
+    ("bybit-ge", bybit::handle),
+    ("bybit-ae", bybit::handle),
+    ("bybit-eu", bybit::handle),
+    ("bybit-demo", bybit::handle),
 ];
 
 /// Faults and statistics shared by every exchange, then that exchange's own answer. `uri`
 /// is the path under the exchange's prefix, as the real exchange would see it.
 async fn exchange(
     sim: SharedSim,
-    answer: Answer,
+    (site, answer): (&'static str, Answer),
     peer: SocketAddr,
     method: Method,
     uri: Uri,
@@ -330,6 +353,7 @@ async fn exchange(
         headers: &headers,
         body: &body,
         peer,
+        site,
     };
     let (status, json, extra) = answer(&sim, &request);
     let mut text = json.to_string();

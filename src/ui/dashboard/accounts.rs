@@ -1,6 +1,6 @@
 //! Accounts per connection: one column per kind of account any connected exchange has; a
-//! cell says "not enabled" for an account the user never opened on the exchange, and "—"
-//! where the exchange has no such account.
+//! cell says "not enabled" for an account the user never opened on the exchange, "not
+//! readable" for one the key may not read, and "—" where the exchange has no such account.
 
 use holdix_core::exchange::exchange;
 use holdix_core::portfolio::{self, format_usd, Account};
@@ -11,8 +11,11 @@ use crate::ui::use_ctx;
 #[component]
 pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
     let p = use_ctx().portfolio;
-    let has = |c: &crate::ui::portfolio::ConnectionSummary, a: Account| {
+    // An account a connection's exchange always has, or one it turned out to have (a Bybit
+    // classic account's Spot and Derivatives wallets).
+    let has = move |c: &crate::ui::portfolio::ConnectionSummary, a: Account| {
         exchange(c.exchange).is_some_and(|e| e.spec().accounts.contains(&a))
+            || valuation.with(|v| v.by_account.contains_key(&(c.id.clone(), a)))
     };
     let columns = Memo::new(move |_| {
         p.connections.with(|cs| {
@@ -36,7 +39,7 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                     </thead>
                     <tbody>
                         {move || {
-                            let off = p.snapshot.with(|s| s.as_ref().map(|s| s.not_enabled.clone()).unwrap_or_default());
+                            let (off, unreadable) = p.snapshot.with(|s| s.as_ref().map(|s| (s.not_enabled.clone(), s.unreadable.clone())).unwrap_or_default());
                             p.connections
                                 .get()
                                 .into_iter()
@@ -47,6 +50,8 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                             "—".to_string()
                                         } else if off.iter().any(|(id, x)| *id == c.id && *x == a) {
                                             "not enabled".to_string()
+                                        } else if unreadable.iter().any(|(id, x)| *id == c.id && *x == a) {
+                                            "not readable".to_string()
                                         } else {
                                             format_usd(v.by_account.get(&(c.id.clone(), a)).copied().unwrap_or_default())
                                         }

@@ -1,5 +1,6 @@
 //! The connection list: rename, re-test (the same key check as Connect), remove.
 
+use holdix_core::exchange::time::day;
 use leptos::prelude::*;
 
 use crate::ui::portfolio::{reload_connections, ConnStatus};
@@ -50,6 +51,19 @@ pub fn Connections() -> impl IntoView {
                                     let Ok(Some(conn)) = session.connection(&id).await else { return };
                                     drop(session);
                                     let status = match fetcher.verify_key(&conn).await {
+                                        Ok(accepted) if accepted.expires_ms != conn.key_expires_ms => {
+                                            // The exchange now gives another expiry: keep it.
+                                            let mut conn = conn;
+                                            conn.key_expires_ms = accepted.expires_ms;
+                                            let Some(session) = ctx.session() else { return };
+                                            let saved = session.save_connection(&conn).await;
+                                            drop(session);
+                                            reload_connections(ctx).await;
+                                            match saved {
+                                                Ok(()) => ConnStatus::Ok,
+                                                Err(e) => ConnStatus::Error(ctx.report(e)),
+                                            }
+                                        }
                                         Ok(_) => ConnStatus::Ok,
                                         Err(e) => ConnStatus::Error(e.problem.message),
                                     };
@@ -80,7 +94,12 @@ pub fn Connections() -> impl IntoView {
                                         <label for=format!("name-{}", c.id)>{format!("{} connection name", c.exchange.name())}</label>
                                         <input id=format!("name-{}", c.id) type="text" bind:value=name />
                                     </div>
-                                    <p class="muted">{format!("{} · {region}{}", c.exchange.name(), if c.demo { " · demo trading" } else { "" })}</p>
+                                    <p class="muted" data-testid=format!("connection-info-{label}")>{format!(
+                                        "{} · {region}{}{}",
+                                        c.exchange.name(),
+                                        if c.demo { " · demo trading" } else { "" },
+                                        c.key_expires_ms.map(|ms| format!(" · key expires {}", day(ms))).unwrap_or_default()
+                                    )}</p>
                                     <div class="row">
                                         <button type="button" class="secondary" on:click=rename>"Rename"</button>
                                         <button type="button" class="secondary" on:click=retest>"Re-test"</button>

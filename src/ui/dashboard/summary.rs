@@ -1,6 +1,7 @@
 //! The summary card: total, as-of time, Refresh and Connect, notices, each connection's
 //! status; below it the other parts of the dashboard.
 
+use holdix_core::exchange::{expiry_notice, unreadable_notice};
 use holdix_core::portfolio::{self, format_usd};
 use leptos::prelude::*;
 
@@ -78,6 +79,7 @@ pub fn Dashboard() -> impl IntoView {
                 </p>
             })}
             <StatusList />
+            <KeyNotices />
             {move || {
                 let unpriced = valuation.with(|v| v.unpriced.clone());
                 (!unpriced.is_empty()).then(|| view! {
@@ -105,6 +107,39 @@ pub fn Dashboard() -> impl IntoView {
             <Positions />
             <Connections />
         </Show>
+    }
+}
+
+/// Keys about to expire (or expired), and accounts a key may not read.
+#[component]
+fn KeyNotices() -> impl IntoView {
+    let p = use_ctx().portfolio;
+    move || {
+        let now = crate::browser::unix_ms();
+        let unreadable = p
+            .snapshot
+            .with(|s| s.as_ref().map(|s| s.unreadable.clone()).unwrap_or_default());
+        p.connections.with(|cs| {
+            let mut notes = Vec::new();
+            for c in cs {
+                if let Some(n) = c
+                    .key_expires_ms
+                    .and_then(|ms| expiry_notice(c.exchange, &c.label, ms, now))
+                {
+                    notes.push((format!("expiry-{}", c.label), n));
+                }
+                for (_, account) in unreadable.iter().filter(|(id, _)| *id == c.id) {
+                    notes.push((
+                        format!("unreadable-{}-{}", c.label, account.key()),
+                        unreadable_notice(c.exchange, &c.label, *account),
+                    ));
+                }
+            }
+            notes
+                .into_iter()
+                .map(|(id, text)| view! { <p class="notice" data-testid=id>{text}</p> })
+                .collect_view()
+        })
     }
 }
 

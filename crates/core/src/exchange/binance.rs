@@ -13,10 +13,11 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use sha2::Sha256;
 
+use super::json::Json;
 use super::time::iso8601_ms;
 use super::{
-    ConnectSpec, CredentialField, Endpoint, ErrorKind, Exchange, ExchangeError, Fetched, Field,
-    HttpRequest, HttpResponse, Parsed, Part, Problem, Region, Verdict,
+    hmac_secret_only, ConnectSpec, CredentialField, Endpoint, ErrorKind, Exchange, ExchangeError,
+    Fetched, Field, HttpRequest, HttpResponse, Parsed, Part, Problem, Region, Verdict,
 };
 use crate::portfolio::{Account, Holding, Position, Side};
 use crate::records::{Connection, ExchangeId};
@@ -153,18 +154,6 @@ pub fn sign(secret: &str, query: &str, body: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// An Ed25519 or RSA private key pasted as the secret: not supported yet.
-fn check_hmac_secret(secret: &str) -> Result<(), ExchangeError> {
-    if secret.contains("-----BEGIN") || secret.contains("PRIVATE KEY") || secret.contains('\n') {
-        return Err(ExchangeError::new(
-            ErrorKind::Unsupported,
-            Field::Secret,
-            "This is an Ed25519 or RSA private key: Holdix does not support those keys yet. Create a “System generated” (HMAC) API key with only “Enable Reading” and paste its Secret Key.",
-        ));
-    }
-    Ok(())
-}
-
 /// A signed request at exchange time `now_ms`.
 pub fn signed(
     conn: &Connection,
@@ -174,7 +163,10 @@ pub fn signed(
     params: &str,
     now_ms: i64,
 ) -> Result<HttpRequest, ExchangeError> {
-    check_hmac_secret(conn.secret.expose())?;
+    hmac_secret_only(
+        conn.secret.expose(),
+        "Create a “System generated” (HMAC) API key with only “Enable Reading” and paste its Secret Key.",
+    )?;
     let mut query = String::from(params);
     if !query.is_empty() {
         query.push('&');
@@ -211,24 +203,7 @@ fn json(resp: &HttpResponse) -> Result<Value, ExchangeError> {
     }
     match value {
         Some(v) if resp.status < 400 => Ok(v),
-        Some(Value::Object(o)) if o.get("error").and_then(Value::as_str).is_some() => {
-            let detail = o["error"].as_str().unwrap_or_default();
-            Err(ExchangeError::general(
-                if resp.status == 429 { ErrorKind::RateLimit } else { ErrorKind::Proxy },
-                format!("The proxy refused the request: {detail}."),
-            ))
-        }
-        _ if resp.status >= 400 => Err(ExchangeError::general(
-            ErrorKind::Unavailable,
-            format!(
-                "Binance is unavailable right now (HTTP {}). Your last snapshot stays on screen; try Refresh in a minute.",
-                resp.status
-            ),
-        )),
-        _ => Err(ExchangeError::general(
-            ErrorKind::Malformed,
-            "Binance sent an answer Holdix could not read. Try Refresh; if it keeps happening, the exchange may be having problems.",
-        )),
+        other => Err(J.http_failure(resp, other)),
     }
 }
 
@@ -304,52 +279,7 @@ pub fn error(http: u16, code: i64, msg: &str) -> ExchangeError {
     }
 }
 
-fn text(v: &Value, field: &str) -> String {
-    match v.get(field) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn decimal(v: &Value, field: &str) -> Result<Option<Decimal>, ExchangeError> {
-    let t = text(v, field);
-    if t.is_empty() {
-        return Ok(None);
-    }
-    t.parse::<Decimal>()
-        .or_else(|_| Decimal::from_scientific(&t))
-        .map(Some)
-        .map_err(|_| {
-            ExchangeError::general(
-                ErrorKind::Malformed,
-                format!("Binance sent a value Holdix could not read ({field} = {t:?}). Try Refresh; if it keeps happening, the exchange may be having problems."),
-            )
-        })
-}
-
-fn amount(v: &Value, fields: &[&str]) -> Result<Decimal, ExchangeError> {
-    let mut sum = Decimal::ZERO;
-    for f in fields {
-        sum += decimal(v, f)?.unwrap_or_default();
-    }
-    Ok(sum)
-}
-
-fn list<'v>(v: &'v Value, field: Option<&str>) -> Result<&'v [Value], ExchangeError> {
-    let target = match field {
-        Some(f) => v.get(f).unwrap_or(&Value::Null),
-        None => v,
-    };
-    match target {
-        Value::Array(items) => Ok(items),
-        Value::Null if field.is_some() => Ok(&[]),
-        _ => Err(ExchangeError::general(
-            ErrorKind::Malformed,
-            "Binance sent an answer Holdix could not read. Try Refresh; if it keeps happening, the exchange may be having problems.",
-        )),
-    }
-}
+const J: Json = Json("Binance");
 
 fn holding(conn: &str, account: Account, asset: String, amount: Decimal) -> Holding {
     Holding {
@@ -395,12 +325,15 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
         match part.name {
             "spot" => spot = Some(value),
             "funding" => {
-                for b in list(&value, None)? {
-                    let amt = amount(b, &["free", "locked", "freeze", "withdrawing"])?;
+                for b in J.list(&value, None)? {
+                    let amt = J.amount(b, &["free", "locked", "freeze", "withdrawing"])?;
                     if !amt.is_zero() {
-                        fetched
-                            .holdings
-                            .push(holding(id, Account::Funding, text(b, "asset"), amt));
+                        fetched.holdings.push(holding(
+                            id,
+                            Account::Funding,
+                            Json::text(b, "asset"),
+                            amt,
+                        ));
                     }
                 }
             }
@@ -410,9 +343,9 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
                 } else {
                     "amount"
                 };
-                for row in list(&value, Some("rows"))? {
-                    let amt = amount(row, &[field])?;
-                    let asset = text(row, "asset");
+                for row in J.list(&value, Some("rows"))? {
+                    let amt = J.amount(row, &[field])?;
+                    let asset = Json::text(row, "asset");
                     if part.name == "earn-flexible" {
                         earn_assets.push(asset.clone());
                     }
@@ -422,11 +355,11 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
                             .push(holding(id, Account::Earn, asset, amt));
                     }
                 }
-                let total = decimal(&value, "total")?.unwrap_or_default();
+                let total = J.decimal(&value, "total")?.unwrap_or_default();
                 let seen = Decimal::from(part.page) * Decimal::from(PAGE_SIZE);
                 let next = Part {
-                    name: part.name,
                     page: part.page + 1,
+                    ..Part::first(part.name)
                 };
                 let asked = answers.iter().any(|(p, _)| *p == next);
                 if total > seen && !asked {
@@ -434,12 +367,15 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
                 }
             }
             "margin" => {
-                for a in list(&value, Some("userAssets"))? {
-                    let net = amount(a, &["netAsset"])?;
+                for a in J.list(&value, Some("userAssets"))? {
+                    let net = J.amount(a, &["netAsset"])?;
                     if !net.is_zero() {
-                        fetched
-                            .holdings
-                            .push(holding(id, Account::Margin, text(a, "asset"), net));
+                        fetched.holdings.push(holding(
+                            id,
+                            Account::Margin,
+                            Json::text(a, "asset"),
+                            net,
+                        ));
                     }
                 }
             }
@@ -449,12 +385,12 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
                 } else {
                     Account::CoinFutures
                 };
-                for b in list(&value, None)? {
-                    let amt = amount(b, &["balance", "crossUnPnl"])?;
+                for b in J.list(&value, None)? {
+                    let amt = J.amount(b, &["balance", "crossUnPnl"])?;
                     if !amt.is_zero() {
                         fetched
                             .holdings
-                            .push(holding(id, account, text(b, "asset"), amt));
+                            .push(holding(id, account, Json::text(b, "asset"), amt));
                     }
                 }
             }
@@ -464,7 +400,7 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
                 } else {
                     "COIN-M"
                 };
-                for p in list(&value, None)? {
+                for p in J.list(&value, None)? {
                     if let Some(position) = position(id, kind, p)? {
                         fetched.positions.push(position);
                     }
@@ -481,8 +417,8 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
             "Binance did not answer for the spot wallet.",
         )
     })?;
-    for b in list(&spot, Some("balances"))? {
-        let asset = text(b, "asset");
+    for b in J.list(&spot, Some("balances"))? {
+        let asset = Json::text(b, "asset");
         // `LDBTC` mirrors BTC in Simple Earn flexible, already counted under Earn.
         if asset
             .strip_prefix("LD")
@@ -490,7 +426,7 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
         {
             continue;
         }
-        let amt = amount(b, &["free", "locked"])?;
+        let amt = J.amount(b, &["free", "locked"])?;
         if !amt.is_zero() {
             fetched
                 .holdings
@@ -504,19 +440,19 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
 
 /// One row of `positionRisk` (USDⓈ-M v3 or COIN-M v1); `None` for a flat one.
 fn position(conn: &str, kind: &str, p: &Value) -> Result<Option<Position>, ExchangeError> {
-    let size = amount(p, &["positionAmt"])?;
+    let size = J.amount(p, &["positionAmt"])?;
     if size.is_zero() {
         return Ok(None);
     }
-    let side = match text(p, "positionSide").as_str() {
+    let side = match Json::text(p, "positionSide").as_str() {
         "LONG" => Side::Long,
         "SHORT" => Side::Short,
         // One-way mode ("BOTH"): the sign is the side.
         _ if size.is_sign_negative() => Side::Short,
         _ => Side::Long,
     };
-    let margin_mode = match text(p, "marginType").as_str() {
-        "" => match text(p, "isolatedMargin").as_str() {
+    let margin_mode = match Json::text(p, "marginType").as_str() {
+        "" => match Json::text(p, "isolatedMargin").as_str() {
             "" | "0" | "0.00000000" => "cross".to_string(),
             _ => "isolated".to_string(),
         },
@@ -525,14 +461,14 @@ fn position(conn: &str, kind: &str, p: &Value) -> Result<Option<Position>, Excha
     Ok(Some(Position {
         connection: conn.to_string(),
         kind: kind.to_string(),
-        instrument: text(p, "symbol"),
+        instrument: Json::text(p, "symbol"),
         side,
         size: size.abs(),
-        entry: decimal(p, "entryPrice")?.filter(|x| !x.is_zero()),
-        mark: decimal(p, "markPrice")?.filter(|x| !x.is_zero()),
-        pnl: decimal(p, "unRealizedProfit")?,
-        leverage: decimal(p, "leverage")?,
-        liquidation: decimal(p, "liquidationPrice")?.filter(|x| !x.is_zero()),
+        entry: J.decimal(p, "entryPrice")?.filter(|x| !x.is_zero()),
+        mark: J.decimal(p, "markPrice")?.filter(|x| !x.is_zero()),
+        pnl: J.decimal(p, "unRealizedProfit")?,
+        leverage: J.decimal(p, "leverage")?,
+        liquidation: J.decimal(p, "liquidationPrice")?.filter(|x| !x.is_zero()),
         margin_mode,
     }))
 }
@@ -581,24 +517,15 @@ pub fn verdict_of(value: &Value) -> Verdict {
 
 /// USD prices from `ticker/price`: the USDT pair, else USDC, else FDUSD.
 pub fn usd_prices(value: &Value) -> Result<Vec<(String, Decimal)>, ExchangeError> {
-    let mut best: Vec<(String, usize, Decimal)> = Vec::new();
-    for t in list(value, None)? {
-        let symbol = text(t, "symbol");
-        for (rank, quote) in ["USDT", "USDC", "FDUSD"].iter().enumerate() {
-            if let Some(base) = symbol.strip_suffix(quote).filter(|b| !b.is_empty()) {
-                if let Some(price) = decimal(t, "price")? {
-                    match best.iter_mut().find(|(a, ..)| a == base) {
-                        Some(entry) if rank < entry.1 => *entry = (base.to_string(), rank, price),
-                        Some(_) => {}
-                        None => best.push((base.to_string(), rank, price)),
-                    }
-                }
-                break;
-            }
+    let mut pairs = Vec::new();
+    for t in J.list(value, None)? {
+        if let Some(price) = J.decimal(t, "price")? {
+            pairs.push((Json::text(t, "symbol"), price));
         }
     }
-    best.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(best.into_iter().map(|(a, _, p)| (a, p)).collect())
+    Ok(super::usd_prices(&pairs, |pair, quote| {
+        pair.strip_suffix(quote).filter(|b| !b.is_empty())
+    }))
 }
 
 /// Binance on the [`Exchange`] seam.
@@ -626,7 +553,7 @@ impl Exchange for Binance {
         signed(conn, SPOT, "GET", RESTRICTIONS, "", now_ms)
     }
 
-    fn verdict(&self, resp: &HttpResponse) -> Result<Verdict, ExchangeError> {
+    fn verdict(&self, _conn: &Connection, resp: &HttpResponse) -> Result<Verdict, ExchangeError> {
         Ok(verdict_of(&json(resp)?))
     }
 
@@ -637,7 +564,7 @@ impl Exchange for Binance {
     fn request(
         &self,
         conn: &Connection,
-        part: Part,
+        part: &Part,
         now_ms: i64,
     ) -> Result<HttpRequest, ExchangeError> {
         let (_, host, method, path, fixed) = PARTS
@@ -697,6 +624,7 @@ mod tests {
             secret: Secret::new(SECRET),
             passphrase: None,
             options: ConnectionOptions::default(),
+            key_expires_ms: None,
         }
     }
 
@@ -728,7 +656,7 @@ mod tests {
     #[test]
     fn signed_requests_carry_key_window_timestamp_and_signature_last() {
         let req = Binance
-            .request(&conn(), Part::first("spot"), 1_499_827_319_559)
+            .request(&conn(), &Part::first("spot"), 1_499_827_319_559)
             .unwrap();
         let query = "omitZeroBalances=true&recvWindow=10000&timestamp=1499827319559";
         assert_eq!(req.upstream, "binance");
@@ -743,9 +671,9 @@ mod tests {
         let page = Binance
             .request(
                 &conn(),
-                Part {
-                    name: "earn-locked",
+                &Part {
                     page: 3,
+                    ..Part::first("earn-locked")
                 },
                 5,
             )
@@ -754,14 +682,16 @@ mod tests {
             .path_and_query
             .starts_with("/sapi/v1/simple-earn/locked/position?current=3&size=100&recvWindow=10000&timestamp=5&signature="));
         let futures = Binance
-            .request(&conn(), Part::first("futures-positions"), 5)
+            .request(&conn(), &Part::first("futures-positions"), 5)
             .unwrap();
         assert_eq!(futures.upstream, "binance-futures");
         let coinm = Binance
-            .request(&conn(), Part::first("coinm-balance"), 5)
+            .request(&conn(), &Part::first("coinm-balance"), 5)
             .unwrap();
         assert_eq!(coinm.upstream, "binance-coinm");
-        let funding = Binance.request(&conn(), Part::first("funding"), 5).unwrap();
+        let funding = Binance
+            .request(&conn(), &Part::first("funding"), 5)
+            .unwrap();
         assert_eq!((funding.method, funding.body.as_str()), ("POST", ""));
     }
 
@@ -914,14 +844,14 @@ mod tests {
         assert_eq!(
             more,
             Parsed::More(vec![Part {
-                name: "earn-flexible",
-                page: 2
+                page: 2,
+                ..Part::first("earn-flexible")
             }])
         );
         set.push((
             Part {
-                name: "earn-flexible",
                 page: 2,
+                ..Part::first("earn-flexible")
             },
             ok(r#"{"rows":[{"asset":"SOL","totalAmount":"4"}],"total":150}"#),
         ));
@@ -1010,14 +940,14 @@ mod tests {
         blind["enableReading"] = Value::Bool(false);
         assert!(matches!(verdict_of(&blind), Verdict::Refused(_)));
         let resp = ok(r#"{"enableReading":true}"#);
-        assert_eq!(Binance.verdict(&resp), Ok(Verdict::ReadOnly));
+        assert_eq!(Binance.verdict(&conn(), &resp), Ok(Verdict::ReadOnly));
     }
 
     #[test]
     fn every_documented_error_lands_at_its_field() {
         let e = |status: u16, body: &str| {
             Binance
-                .verdict(&HttpResponse::new(status, body))
+                .verdict(&conn(), &HttpResponse::new(status, body))
                 .unwrap_err()
         };
         let fmt = e(400, r#"{"code":-2014,"msg":"API-key format invalid."}"#);
@@ -1058,7 +988,7 @@ mod tests {
         assert_eq!(clock.kind, ErrorKind::Clock);
         let mut limited = HttpResponse::new(429, r#"{"code":-1003,"msg":"Too many requests."}"#);
         limited.retry_after_s = Some(7);
-        let rl = Binance.verdict(&limited).unwrap_err();
+        let rl = Binance.verdict(&conn(), &limited).unwrap_err();
         assert_eq!(
             (rl.kind, rl.retry_after_ms),
             (ErrorKind::RateLimit, Some(7000))

@@ -23,12 +23,14 @@ use crate::portfolio::{Account, Holding, Position};
 use crate::records::{Connection, ExchangeId};
 
 pub mod binance;
+pub mod bybit;
+pub mod json;
 pub mod okx;
 pub mod problem;
 pub mod refresh;
 pub mod time;
 
-pub use problem::{ErrorKind, ExchangeError, Field, Problem};
+pub use problem::{expiry_notice, unreadable_notice, ErrorKind, ExchangeError, Field, Problem};
 
 /// A request for the proxy: `{proxy}/{upstream}{path_and_query}`. Its `Debug` shows no
 /// header value but `Content-Type`/`Accept` and no body: they carry the API key, the
@@ -44,12 +46,15 @@ pub struct HttpRequest {
     pub body: String,
 }
 
-/// What came back: the HTTP status, the `Retry-After` seconds if any, and the body text.
+/// What came back: the HTTP status, the body text, and how long the exchange asked to wait:
+/// `Retry-After` seconds, or (Bybit) `X-Bapi-Limit-Reset-Timestamp`, the exchange-clock
+/// millisecond its rate limit resets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
     pub body: String,
     pub retry_after_s: Option<u64>,
+    pub limit_reset_ms: Option<i64>,
 }
 
 impl HttpResponse {
@@ -57,7 +62,7 @@ impl HttpResponse {
         Self {
             status,
             body: body.into(),
-            retry_after_s: None,
+            ..Self::default()
         }
     }
 }
@@ -130,6 +135,9 @@ impl ConnectSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     ReadOnly,
+    /// Read-only until this Unix millisecond (keys that expire, as Bybit's without an IP
+    /// binding).
+    ReadOnlyUntil(i64),
     /// More than reading: refused, with what the key can do.
     Refused(Problem),
     /// The exchange cannot tell; accepted with this note for the user.
@@ -139,10 +147,17 @@ pub enum Verdict {
 impl Verdict {
     /// The one place that decides which keys Holdix uses: read-only ones, and those whose
     /// exchange cannot report permissions (said so to the user).
-    pub fn accept(self) -> Result<Option<String>, ExchangeError> {
+    pub fn accept(self) -> Result<Accepted, ExchangeError> {
         match self {
-            Self::ReadOnly => Ok(None),
-            Self::Unknown(note) => Ok(Some(note)),
+            Self::ReadOnly => Ok(Accepted::default()),
+            Self::ReadOnlyUntil(ms) => Ok(Accepted {
+                expires_ms: Some(ms),
+                note: None,
+            }),
+            Self::Unknown(note) => Ok(Accepted {
+                note: Some(note),
+                expires_ms: None,
+            }),
             Self::Refused(problem) => Err(ExchangeError {
                 kind: ErrorKind::Permission,
                 retry_after_ms: None,
@@ -152,16 +167,29 @@ impl Verdict {
     }
 }
 
+/// A key Holdix uses: what to tell the user, and when the key expires.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepted {
+    pub note: Option<String>,
+    pub expires_ms: Option<i64>,
+}
+
 /// One thing to fetch for a connection (a wallet, a page of it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     pub name: &'static str,
     pub page: u32,
+    /// Where the page starts, for exchanges that page by an opaque cursor (empty: the start).
+    pub cursor: String,
 }
 
 impl Part {
     pub const fn first(name: &'static str) -> Self {
-        Self { name, page: 1 }
+        Self {
+            name,
+            page: 1,
+            cursor: String::new(),
+        }
     }
 }
 
@@ -172,6 +200,8 @@ pub struct Fetched {
     pub positions: Vec<Position>,
     /// Accounts the user never enabled on the exchange (not a failure).
     pub not_enabled: Vec<Account>,
+    /// Accounts this key may not read (the rest is shown; the user can add the permission).
+    pub unreadable: Vec<Account>,
 }
 
 /// The parser's answer: everything, or more parts (pages) to fetch first.
@@ -215,7 +245,7 @@ pub trait Exchange: Sync {
         conn: &Connection,
         now_ms: i64,
     ) -> Result<HttpRequest, ExchangeError>;
-    fn verdict(&self, resp: &HttpResponse) -> Result<Verdict, ExchangeError>;
+    fn verdict(&self, conn: &Connection, resp: &HttpResponse) -> Result<Verdict, ExchangeError>;
 
     /// What a refresh fetches first.
     fn parts(&self, conn: &Connection) -> Vec<Part>;
@@ -223,7 +253,7 @@ pub trait Exchange: Sync {
     fn request(
         &self,
         conn: &Connection,
-        part: Part,
+        part: &Part,
         now_ms: i64,
     ) -> Result<HttpRequest, ExchangeError>;
     /// Every answer so far for this connection, in request order.
@@ -246,11 +276,49 @@ pub trait Exchange: Sync {
 }
 
 /// The exchanges Holdix supports, in the order they are offered (and trusted for prices).
-pub static EXCHANGES: &[&dyn Exchange] = &[&okx::Okx, &binance::Binance];
+pub static EXCHANGES: &[&dyn Exchange] = &[&okx::Okx, &binance::Binance, &bybit::Bybit];
 
 /// The module for a connection's exchange (`None`: not supported by this version).
 pub fn exchange(id: ExchangeId) -> Option<&'static dyn Exchange> {
     EXCHANGES.iter().copied().find(|e| e.id() == id)
+}
+
+/// An Ed25519 or RSA private key pasted where an HMAC secret belongs: not supported yet.
+/// `advice` says which key to create instead.
+pub fn hmac_secret_only(secret: &str, advice: &str) -> Result<(), ExchangeError> {
+    if secret.contains("-----BEGIN") || secret.contains("PRIVATE KEY") || secret.contains('\n') {
+        return Err(ExchangeError::new(
+            ErrorKind::Unsupported,
+            Field::Secret,
+            format!("This is an Ed25519 or RSA private key: Holdix does not support those keys yet. {advice}"),
+        ));
+    }
+    Ok(())
+}
+
+/// USD prices from (pair, price) rows: each asset's USDT pair, else its USDC pair, else its
+/// FDUSD pair. `base_of(pair, quote)` is the asset `pair` prices in `quote`, if it does.
+pub fn usd_prices<'p>(
+    pairs: &'p [(String, Decimal)],
+    base_of: impl Fn(&'p str, &str) -> Option<&'p str>,
+) -> Vec<(String, Decimal)> {
+    let mut best: Vec<(&str, usize, Decimal)> = Vec::new();
+    for (pair, price) in pairs {
+        for (rank, quote) in ["USDT", "USDC", "FDUSD"].iter().enumerate() {
+            if let Some(base) = base_of(pair, quote) {
+                match best.iter_mut().find(|(a, ..)| *a == base) {
+                    Some(entry) if rank < entry.1 => *entry = (base, rank, *price),
+                    Some(_) => {}
+                    None => best.push((base, rank, *price)),
+                }
+                break;
+            }
+        }
+    }
+    best.sort_by(|a, b| a.0.cmp(b.0));
+    best.into_iter()
+        .map(|(a, _, p)| (a.to_string(), p))
+        .collect()
 }
 
 /// Stablecoins counted at 1 USD.
@@ -319,5 +387,6 @@ mod tests {
             assert!(!e.spec().regions.is_empty());
         }
         assert!(exchange(ExchangeId::Whitebit).is_none());
+        assert_eq!(exchange(ExchangeId::Bybit).map(|e| e.name()), Some("Bybit"));
     }
 }

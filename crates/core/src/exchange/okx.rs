@@ -529,17 +529,11 @@ fn rows(resp: &HttpResponse) -> Result<Vec<Row>, ExchangeError> {
 
 /// USD prices from spot tickers: `BASE-USDT`, else `BASE-USDC`.
 pub fn usd_prices(tickers: &[(String, Decimal)]) -> Vec<(String, Decimal)> {
-    let mut prices = std::collections::BTreeMap::new();
-    for quote in ["USDC", "USDT"] {
-        for (inst, last) in tickers {
-            if let Some(base) = inst.strip_suffix(&format!("-{quote}")) {
-                if !base.contains('-') {
-                    prices.insert(base.to_string(), *last);
-                }
-            }
-        }
-    }
-    prices.into_iter().collect()
+    super::usd_prices(tickers, |inst, quote| {
+        inst.strip_suffix(quote)?
+            .strip_suffix('-')
+            .filter(|b| !b.is_empty() && !b.contains('-'))
+    })
 }
 
 /// OKX on the [`Exchange`] seam.
@@ -569,7 +563,7 @@ impl Exchange for Okx {
         private_get(conn, CONFIG, now_ms).map_err(error)
     }
 
-    fn verdict(&self, resp: &HttpResponse) -> Result<Verdict, ExchangeError> {
+    fn verdict(&self, _conn: &Connection, resp: &HttpResponse) -> Result<Verdict, ExchangeError> {
         let config = parse_config(rows(resp)?).map_err(error)?;
         Ok(if config.is_read_only() {
             Verdict::ReadOnly
@@ -585,7 +579,7 @@ impl Exchange for Okx {
     fn request(
         &self,
         conn: &Connection,
-        part: Part,
+        part: &Part,
         now_ms: i64,
     ) -> Result<HttpRequest, ExchangeError> {
         let path = PARTS
@@ -665,6 +659,7 @@ mod tests {
             secret: Secret::new("chNOOS4KvNXR_Xq4k4c9qsfoKWvnDecLATCRlcBwyKDYnWgO"),
             passphrase: Some(Secret::new("1234567890")),
             options: ConnectionOptions::default(),
+            key_expires_ms: None,
         }
     }
 

@@ -107,3 +107,84 @@ impl std::fmt::Display for ExchangeError {
 }
 
 impl std::error::Error for ExchangeError {}
+
+/// Warn this long before a key expires.
+pub const EXPIRY_WARNING_MS: i64 = 14 * 86_400_000;
+
+/// The dashboard's warning for a key that expires within [`EXPIRY_WARNING_MS`] (or has).
+pub fn expiry_notice(
+    exchange: crate::records::ExchangeId,
+    label: &str,
+    expires_ms: i64,
+    now_ms: i64,
+) -> Option<String> {
+    let left = expires_ms - now_ms;
+    let date = super::time::day(expires_ms);
+    let name = exchange.name();
+    if left <= 0 {
+        return Some(format!(
+            "The {name} key of “{label}” expired on {date}. Create a new read-only key on {name}, connect it, then remove this connection."
+        ));
+    }
+    (left <= EXPIRY_WARNING_MS).then(|| {
+        let days = (left + 86_399_999) / 86_400_000;
+        format!(
+            "The {name} key of “{label}” expires on {date} (in {days} day{}). Create a new read-only key on {name} before then, connect it, then remove this connection.",
+            if days == 1 { "" } else { "s" }
+        )
+    })
+}
+
+/// The dashboard's note for an account this key may not read.
+pub fn unreadable_notice(
+    exchange: crate::records::ExchangeId,
+    label: &str,
+    account: crate::portfolio::Account,
+) -> String {
+    let (name, what) = (exchange.name(), account.label());
+    format!(
+        "{label}: {what} is not readable with this key, so it is not in the total. On {name}, edit the API key and allow reading {what} (the key stays read-only), then refresh."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::portfolio::Account;
+    use crate::records::ExchangeId;
+
+    const DAY: i64 = 86_400_000;
+    /// 2026-11-28T00:00:00Z
+    const NOW: i64 = 1_795_824_000_000;
+
+    #[test]
+    fn keys_are_warned_about_from_two_weeks_before_they_expire() {
+        let at = |days: i64| expiry_notice(ExchangeId::Bybit, "Main", NOW + days * DAY, NOW);
+        assert_eq!(
+            at(10).as_deref(),
+            Some("The Bybit key of “Main” expires on 2026-12-08 (in 10 days). Create a new read-only key on Bybit before then, connect it, then remove this connection.")
+        );
+        assert!(at(14).unwrap().contains("in 14 days"));
+        assert_eq!(at(15), None);
+        assert!(expiry_notice(ExchangeId::Bybit, "Main", NOW + DAY / 2, NOW)
+            .unwrap()
+            .contains("(in 1 day)"));
+        assert_eq!(
+            at(-2).as_deref(),
+            Some("The Bybit key of “Main” expired on 2026-11-26. Create a new read-only key on Bybit, connect it, then remove this connection.")
+        );
+    }
+
+    #[test]
+    fn an_unreadable_account_says_what_to_allow() {
+        let n = unreadable_notice(ExchangeId::Bybit, "Main", Account::Earn);
+        assert!(
+            n.starts_with("Main: Earn is not readable with this key"),
+            "{n}"
+        );
+        assert!(
+            n.contains("On Bybit, edit the API key and allow reading Earn"),
+            "{n}"
+        );
+    }
+}

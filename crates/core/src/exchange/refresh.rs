@@ -227,7 +227,7 @@ impl<'a> Run<'a> {
             for part in std::mem::take(&mut job.todo) {
                 let request = match job.goal {
                     Goal::Permission => job.exchange.permission_request(job.conn, now),
-                    Goal::Holdings => job.exchange.request(job.conn, part, now),
+                    Goal::Holdings => job.exchange.request(job.conn, &part, now),
                 };
                 match request {
                     Ok(r) => {
@@ -354,7 +354,10 @@ impl<'a> Run<'a> {
         let job = &mut self.jobs[i];
         let round = std::mem::take(&mut job.round);
         let parsed = match job.goal {
-            Goal::Permission => job.exchange.verdict(&round[0].1).map(Round::Verdict),
+            Goal::Permission => job
+                .exchange
+                .verdict(job.conn, &round[0].1)
+                .map(Round::Verdict),
             Goal::Holdings => {
                 let mut all = job.answers.clone();
                 all.extend(round.iter().cloned());
@@ -373,7 +376,7 @@ impl<'a> Run<'a> {
             }
             Err(e) if e.kind == ErrorKind::Clock && !job.clock_retried => {
                 job.clock_retried = true;
-                job.todo = round.iter().map(|(p, _)| *p).collect();
+                job.todo = round.iter().map(|(p, _)| p.clone()).collect();
                 let key = job.clock;
                 self.clocks.forget(key);
             }
@@ -387,7 +390,7 @@ impl<'a> Run<'a> {
                     .map_or(BACKOFF_MS[job.pauses], |ms| ms as u32);
                 job.pauses += 1;
                 job.pause_ms = Some(wait);
-                job.todo = round.iter().map(|(p, _)| *p).collect();
+                job.todo = round.iter().map(|(p, _)| p.clone()).collect();
             }
             Err(e) => job.outcome = Some(Err(e)),
         }
@@ -464,6 +467,7 @@ pub(crate) mod testing {
                 region: region.map(str::to_string),
                 demo: false,
             },
+            key_expires_ms: None,
         }
     }
 
@@ -491,6 +495,7 @@ pub(crate) mod testing {
         let body = match key {
             (ExchangeId::Okx, "okx") => r#"{"code":"0","msg":"","data":[{"ts":"61000"}]}"#,
             (ExchangeId::Okx, _) => r#"{"code":"0","msg":"","data":[{"ts":"31000"}]}"#,
+            (ExchangeId::Bybit, _) => r#"{"retCode":0,"retMsg":"OK","result":{},"time":2000}"#,
             _ => r#"{"serverTime":2000}"#,
         };
         HttpResponse::new(200, body)
