@@ -18,8 +18,13 @@ use crate::browser::{sleep_ms, unix_ms};
 /// Bybit's header: the exchange-clock millisecond its rate limit resets.
 const LIMIT_RESET: &str = "x-bapi-limit-reset-timestamp";
 
-fn number<T: std::str::FromStr>(header: Option<String>) -> Option<T> {
+/// A header's whole number (one parser for both headers: one copy in the bundle).
+fn number(header: Option<String>) -> Option<i64> {
     header.and_then(|v| v.trim().parse().ok())
+}
+
+fn seconds(header: Option<String>) -> Option<u64> {
+    number(header).and_then(|n| u64::try_from(n).ok())
 }
 
 /// How long one request may take before it counts as unreachable.
@@ -109,7 +114,7 @@ impl Fetcher {
             Ok(HttpResponse {
                 status: response.status(),
                 body: text.as_string().unwrap_or_default(),
-                retry_after_s: number(header("retry-after")),
+                retry_after_s: seconds(header("retry-after")),
                 limit_reset_ms: number(header(LIMIT_RESET)),
             })
         }
@@ -178,7 +183,7 @@ impl Fetcher {
                 .into_iter()
                 .map(|a| HttpResponse {
                     status: a.status,
-                    retry_after_s: number(a.headers.retry_after),
+                    retry_after_s: seconds(a.headers.retry_after),
                     limit_reset_ms: number(a.headers.limit_reset),
                     body: a.body,
                 })

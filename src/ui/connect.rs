@@ -9,9 +9,10 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use super::portfolio::{refresh, reload_connections};
-use super::use_ctx;
 use super::vault::PasswordField;
+use super::{use_ctx, Ctx};
 use crate::browser::random_id;
+use futures::future::LocalBoxFuture;
 
 /// The input id and error-line test id of each field.
 fn field_id(field: Field) -> &'static str {
@@ -27,6 +28,31 @@ fn field_id(field: Field) -> &'static str {
 
 fn spec_of(id: ExchangeId) -> &'static ConnectSpec {
     exchange(id).unwrap_or(EXCHANGES[0]).spec()
+}
+
+/// The key check of Connect and Re-test, then the connection saved with what the exchange
+/// said of the key (its expiry), under the session as it is after the check (a password may
+/// have changed meanwhile), and the list reloaded. `None`: the vault was locked meanwhile.
+/// Boxed: one copy for both callers.
+pub fn check_and_save(
+    ctx: Ctx,
+    mut connection: Connection,
+) -> LocalBoxFuture<'static, Option<Result<(), Problem>>> {
+    Box::pin(async move {
+        let accepted = match ctx.portfolio.fetcher(&ctx).verify_key(&connection).await {
+            Ok(accepted) => accepted,
+            Err(e) => return Some(Err(e.problem)),
+        };
+        let session = ctx.session()?;
+        connection.key_expires_ms = accepted.expires_ms;
+        let saved = session.save_connection(&connection).await;
+        drop(session);
+        reload_connections(ctx).await;
+        Some(saved.map_err(|e| Problem {
+            field: Field::General,
+            message: ctx.report(e),
+        }))
+    })
 }
 
 #[component]
@@ -93,7 +119,7 @@ pub fn ConnectDialog() -> impl IntoView {
         busy.set(true);
         problem.set(None);
         let spec = spec_of(chosen.get_untracked());
-        let mut connection = Connection {
+        let connection = Connection {
             id: random_id(),
             exchange: spec.id,
             label: Some(label.get_untracked().trim().to_string())
@@ -110,30 +136,14 @@ pub fn ConnectDialog() -> impl IntoView {
             },
             key_expires_ms: None,
         };
-        let fetcher = ctx.portfolio.fetcher(&ctx);
         ctx.spawn(async move {
-            let outcome = match fetcher.verify_key(&connection).await {
-                Err(e) => Err(e.problem),
-                // The session as it is after the check (a password may have changed).
-                Ok(accepted) => match ctx.session() {
-                    None => return,
-                    Some(session) => {
-                        connection.key_expires_ms = accepted.expires_ms;
-                        session
-                            .save_connection(&connection)
-                            .await
-                            .map_err(|e| Problem {
-                                field: Field::General,
-                                message: ctx.report(e),
-                            })
-                    }
-                },
+            let Some(outcome) = check_and_save(ctx, connection).await else {
+                return;
             };
             busy.set(false);
             match outcome {
                 Ok(()) => {
                     close();
-                    reload_connections(ctx).await;
                     refresh(ctx).await;
                 }
                 Err(p) => problem.set(Some(p)),

@@ -1,25 +1,26 @@
 // Browser figures for `cargo xtask bench`, measured side by side in one run in headless
 // Chromium (medians of ROUNDS interleaved rounds), printed as `name: value unit`:
 // - kdf_ms: one bare key derivation; unlock_ms: click "Unlock" → unlocked screen painted;
-// - refresh_ms: unlocked → one OKX and one Binance connection refreshed and painted, with
-//   the simulator answering every request after LATENCY_MS; refresh_chain_ms: the longest
-//   chain of dependent requests (both exchanges' server times at once, then one batch) ×
+// - refresh_ms: unlocked → one OKX, one Binance and one Bybit connection refreshed and
+//   painted, with the simulator answering every request after LATENCY_MS; refresh_chain_ms:
+//   the longest chain of dependent requests (every exchange's server time at once, then one
+//   batch, then Bybit's second page of positions, whose cursor comes from the first) ×
 //   LATENCY_MS.
 // - cold_load_ms: navigation → unlock screen painted, nothing cached (no service worker, empty
 //   HTTP cache), served from 127.0.0.1; offline_load_ms: the same with the network off, every
 //   file from the service worker's cache.
-import { launch, openApp, createVault, connect, key, binanceKey, faults, PASSWORD } from './lib.mjs';
+import { launch, openApp, createVault, connect, key, binanceKey, bybitKey, faults, PASSWORD } from './lib.mjs';
 
 const ROUNDS = 7;
 const LATENCY_MS = 200;
-const CHAIN = 2;
+const CHAIN = 3;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const browser = await launch();
 const { page } = await openApp(browser);
 await createVault(page);
 await faults({});
-const CONNECTIONS = [[key(1), 'OKX'], [binanceKey(1), 'Binance']];
+const CONNECTIONS = [[key(1), 'OKX'], [binanceKey(1), 'Binance'], [bybitKey(1), 'Bybit']];
 for (const [k, label] of CONNECTIONS) {
   await connect(page, k, { label });
   await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();
@@ -50,7 +51,7 @@ for (let i = 0; i < ROUNDS; i++) {
         unlocked = 0;
         painted(() => { unlocked = performance.now(); });
       }
-      const statuses = [...document.querySelectorAll('.status')];
+      const statuses = [...document.querySelectorAll('.status:not(.notice)')];
       if (statuses.length === count && statuses.every((s) => s.classList.contains('ok'))) {
         seen.disconnect();
         painted(() => resolve([unlocked - start, performance.now() - unlocked]));

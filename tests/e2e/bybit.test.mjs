@@ -77,12 +77,12 @@ test('every Bybit refusal is explained at its field, and nothing is saved', asyn
   await createVault(page);
   const cases = [
     [bybitKey(2), {}, 'api-key-error', /^This key has read-write permissions: .*Wallet \(AccountTransfer, SubMemberTransfer, Withdraw\).* \(including withdrawals\) — Holdix will not use it/],
-    [bybitKey(3), {}, 'api-key-error', /^This key is bound to IP addresses that do not include the Holdix proxy's address/],
+    [bybitKey(3), {}, 'api-key-error', /^This key is bound to IP addresses without the Holdix proxy's/],
     [bybitKey(5), {}, 'api-key-error', /^This key has expired\. Create a new read-only key on Bybit/],
     [bybitKey(1, { secret: 'copied-wrong' }), {}, 'api-secret-error', /^Signature not valid — the API Secret was copied incorrectly/],
     [bybitKey(9), {}, 'region-error', /^Bybit Global \(api\.bybit\.com\) does not know this API key\. If your account is on another Bybit site/],
     [bybitKey(8), {}, 'region-error', /a demo trading key needs “Demo trading key” on/],
-    [bybitKey(1), { demo: true }, 'demo-error', /^Bybit's demo trading does not know this API key/],
+    [bybitKey(1), { demo: true }, 'demo-error', /^Bybit's demo trading does not know this key/],
     [bybitKey(1, { secret: '-----BEGIN RSA PRIVATE KEY-----MIIEowIBAAKCAQEA-----END RSA PRIVATE KEY-----' }), {}, 'api-secret-error', /RSA private key: Holdix does not support those keys yet/],
   ];
   for (const [k, options, field, message] of cases) {
@@ -126,7 +126,7 @@ test('a classic account, a key without Earn, a key about to expire: each said pl
   await page.getByTestId('status-No earn').getByText('Up to date').waitFor();
   assert.equal(await text(page, 'account-No earn-earn'), 'not readable');
   assert.equal(await text(page, 'account-No earn-trading'), '$29,500.00');
-  assert.match(await text(page, 'unreadable-No earn-earn'), /^No earn: Earn is not readable with this key, so it is not in the total\. On Bybit, edit the API key and allow reading Earn/);
+  assert.match(await text(page, 'unreadable-No earn-earn'), /^No earn Earn is not readable with this key, so it is not in the total\. On Bybit, edit the API key and allow reading Earn/);
   assert.equal(await text(page, 'total'), '$36,102.50', '5,202.50 + 29,500 + 1,400');
 
   // Ten days left: the date on the connection and a warning on the dashboard.
@@ -136,7 +136,7 @@ test('a classic account, a key without Earn, a key about to expire: each said pl
   const expires = day(connected + 10 * DAY);
   assert.equal(
     await text(page, 'expiry-Soon'),
-    `The Bybit key of “Soon” expires on ${expires} (in 10 days). Create a new read-only key on Bybit before then, connect it, then remove this connection.`,
+    `Soon The key expires on ${expires} (in 10 days). Create a new read-only key on Bybit before then, connect it, then remove this connection.`,
   );
   assert.equal(await page.getByTestId('expiry-Classic').count(), 0, '60 days left: no warning');
   assertNoProblems(page);

@@ -3,6 +3,7 @@
 use holdix_core::exchange::time::day;
 use leptos::prelude::*;
 
+use crate::ui::connect::check_and_save;
 use crate::ui::portfolio::{reload_connections, ConnStatus};
 use crate::ui::use_ctx;
 
@@ -44,28 +45,17 @@ pub fn Connections() -> impl IntoView {
                                 });
                             };
                             let retest = move |_| {
-                                let fetcher = p.fetcher(&ctx);
                                 ctx.spawn(async move {
                                     let Some(session) = ctx.session() else { return };
                                     let id = id.get_value();
                                     let Ok(Some(conn)) = session.connection(&id).await else { return };
                                     drop(session);
-                                    let status = match fetcher.verify_key(&conn).await {
-                                        Ok(accepted) if accepted.expires_ms != conn.key_expires_ms => {
-                                            // The exchange now gives another expiry: keep it.
-                                            let mut conn = conn;
-                                            conn.key_expires_ms = accepted.expires_ms;
-                                            let Some(session) = ctx.session() else { return };
-                                            let saved = session.save_connection(&conn).await;
-                                            drop(session);
-                                            reload_connections(ctx).await;
-                                            match saved {
-                                                Ok(()) => ConnStatus::Ok,
-                                                Err(e) => ConnStatus::Error(ctx.report(e)),
-                                            }
-                                        }
-                                        Ok(_) => ConnStatus::Ok,
-                                        Err(e) => ConnStatus::Error(e.problem.message),
+                                    // The same check as Connect; the key's expiry as the exchange
+                                    // now gives it is saved (binding an IP ends the expiry).
+                                    let status = match check_and_save(ctx, conn).await {
+                                        None => return,
+                                        Some(Ok(())) => ConnStatus::Ok,
+                                        Some(Err(p)) => ConnStatus::Error(p.message),
                                     };
                                     p.statuses.update(|s| { s.insert(id, status); });
                                 });

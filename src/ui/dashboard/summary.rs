@@ -79,7 +79,6 @@ pub fn Dashboard() -> impl IntoView {
                 </p>
             })}
             <StatusList />
-            <KeyNotices />
             {move || {
                 let unpriced = valuation.with(|v| v.unpriced.clone());
                 (!unpriced.is_empty()).then(|| view! {
@@ -110,61 +109,39 @@ pub fn Dashboard() -> impl IntoView {
     }
 }
 
-/// Keys about to expire (or expired), and accounts a key may not read.
-#[component]
-fn KeyNotices() -> impl IntoView {
-    let p = use_ctx().portfolio;
-    move || {
-        let now = crate::browser::unix_ms();
-        let unreadable = p
-            .snapshot
-            .with(|s| s.as_ref().map(|s| s.unreadable.clone()).unwrap_or_default());
-        p.connections.with(|cs| {
-            let mut notes = Vec::new();
-            for c in cs {
-                if let Some(n) = c
-                    .key_expires_ms
-                    .and_then(|ms| expiry_notice(c.exchange, &c.label, ms, now))
-                {
-                    notes.push((format!("expiry-{}", c.label), n));
-                }
-                for (_, account) in unreadable.iter().filter(|(id, _)| *id == c.id) {
-                    notes.push((
-                        format!("unreadable-{}-{}", c.label, account.key()),
-                        unreadable_notice(c.exchange, &c.label, *account),
-                    ));
-                }
-            }
-            notes
-                .into_iter()
-                .map(|(id, text)| view! { <p class="notice" data-testid=id>{text}</p> })
-                .collect_view()
-        })
-    }
-}
-
 #[component]
 fn StatusList() -> impl IntoView {
     let p = use_ctx().portfolio;
     view! {
         <ul class="statuses" aria-live="polite">
             {move || {
-                p.connections
-                    .get()
-                    .into_iter()
-                    .map(|c| {
-                        let status = p.statuses.with(|s| s.get(&c.id).cloned());
-                        let (class, text) = match status {
-                            Some(ConnStatus::Loading) => ("loading", "Loading…".to_string()),
-                            Some(ConnStatus::Ok) => ("ok", "Up to date".to_string()),
-                            Some(ConnStatus::Error(e)) => ("error", e),
-                            None => ("", String::new()),
-                        };
-                        view! {
-                            <li class=format!("status {class}") data-testid=format!("status-{}", c.label)>
-                                <strong>{c.label.clone()}</strong>" "<span role=if class == "error" { "alert" } else { "status" }>{text}</span>
-                            </li>
-                        }
+                let now = crate::browser::unix_ms();
+                let unreadable = p.snapshot.with(|s| s.as_ref().map(|s| s.unreadable.clone()).unwrap_or_default());
+                // Each connection's status, then its notices: a key about to expire, an
+                // account the key may not read (one row shape for all: one copy in the bundle).
+                let mut rows = Vec::new();
+                for c in p.connections.get() {
+                    let status = p.statuses.with(|s| s.get(&c.id).cloned());
+                    let (class, text) = match status {
+                        Some(ConnStatus::Loading) => ("loading", "Loading…".to_string()),
+                        Some(ConnStatus::Ok) => ("ok", "Up to date".to_string()),
+                        Some(ConnStatus::Error(e)) => ("error", e),
+                        None => ("", String::new()),
+                    };
+                    rows.push((class, format!("status-{}", c.label), c.label.clone(), text));
+                    if let Some(n) = c.key_expires_ms.and_then(|ms| expiry_notice(c.exchange, ms, now)) {
+                        rows.push(("notice", format!("expiry-{}", c.label), c.label.clone(), n));
+                    }
+                    for (_, account) in unreadable.iter().filter(|(id, _)| *id == c.id) {
+                        let n = unreadable_notice(c.exchange, *account);
+                        rows.push(("notice", format!("unreadable-{}-{}", c.label, account.key()), c.label.clone(), n));
+                    }
+                }
+                rows.into_iter()
+                    .map(|(class, id, label, text)| view! {
+                        <li class=format!("status {class}") data-testid=id>
+                            <strong>{label}</strong>" "<span role=if class == "error" { "alert" } else { "status" }>{text}</span>
+                        </li>
                     })
                     .collect_view()
             }}

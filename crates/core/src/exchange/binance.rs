@@ -81,16 +81,8 @@ const PAGED: [&str; 2] = ["earn-flexible", "earn-locked"];
 static SPEC: ConnectSpec = ConnectSpec {
     id: ExchangeId::Binance,
     fields: &[
-        CredentialField {
-            field: Field::ApiKey,
-            label: "API Key",
-            secret: false,
-        },
-        CredentialField {
-            field: Field::Secret,
-            label: "Secret Key",
-            secret: true,
-        },
+        CredentialField::API_KEY,
+        CredentialField::new(Field::Secret, "Secret Key", true),
     ],
     regions: &[Region {
         value: "global",
@@ -523,7 +515,7 @@ pub fn usd_prices(value: &Value) -> Result<Vec<(String, Decimal)>, ExchangeError
             pairs.push((Json::text(t, "symbol"), price));
         }
     }
-    Ok(super::usd_prices(&pairs, |pair, quote| {
+    Ok(super::usd_prices(&pairs, &|pair, quote| {
         pair.strip_suffix(quote).filter(|b| !b.is_empty())
     }))
 }

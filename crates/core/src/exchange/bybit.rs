@@ -86,16 +86,8 @@ const fn region(value: &'static str, label: &'static str, upstream: &'static str
 static SPEC: ConnectSpec = ConnectSpec {
     id: ExchangeId::Bybit,
     fields: &[
-        CredentialField {
-            field: Field::ApiKey,
-            label: "API Key",
-            secret: false,
-        },
-        CredentialField {
-            field: Field::Secret,
-            label: "API Secret",
-            secret: true,
-        },
+        CredentialField::API_KEY,
+        CredentialField::new(Field::Secret, "API Secret", true),
     ],
     regions: &[
         region("global", "Global (api.bybit.com)", GLOBAL),
@@ -109,12 +101,10 @@ static SPEC: ConnectSpec = ConnectSpec {
     demo: true,
     help_title: "How to create a read-only Bybit API key",
     help_steps: &[
-        "On the Bybit site where your account is (bybit.com, or your regional site), open Account → API and choose “Create New Key”.",
-        "Choose “System-generated API Keys” (HMAC); Holdix does not support self-generated RSA keys yet.",
-        "Name it “Holdix” and select “Read-Only”. Tick what Holdix should read: Unified Trading (or Contract and Spot), Wallet, Earn.",
-        "Optional: bind the key to IP addresses — the Holdix proxy's address, not your own. Keys without an IP binding expire after 90 days; Holdix shows the date and warns two weeks ahead.",
-        "Confirm with 2FA, then paste the API Key and the API Secret (shown once) here, and choose the same site under Region.",
-        "A demo trading key (made in Demo Trading) needs “Demo trading key” on.",
+        "On the Bybit site of your account, open Account → API → “Create New Key” → “System-generated API Keys” (RSA keys are not supported yet).",
+        "Select “Read-Only” and tick Unified Trading (or Contract and Spot), Wallet and Earn.",
+        "Optional: bind it to the Holdix proxy's IP address (not yours). Unbound keys expire after 90 days; Holdix warns two weeks ahead.",
+        "Paste the API Key and the API Secret (shown once); choose the same site under Region, or “Demo trading key” for a Demo Trading key.",
     ],
     accounts: &[Account::Trading, Account::Funding, Account::Earn],
     time_path: TIME,
@@ -242,16 +232,14 @@ fn read(resp: &HttpResponse) -> Result<Value, Refusal> {
     Err(Refusal::Other(J.http_failure(resp, value)))
 }
 
-/// Names a site for messages: "Global (api.bybit.com)", "demo trading".
-fn site(conn: &Connection) -> String {
-    if conn.options.demo {
-        return "demo trading (api-demo.bybit.com)".into();
-    }
-    let upstream = Bybit.upstream(conn);
-    SPEC.regions
+/// The live site of a connection, for messages: "Global (api.bybit.com)".
+fn site(conn: &Connection) -> &'static str {
+    let regions = SPEC.regions;
+    regions
         .iter()
-        .find(|r| r.upstream == upstream)
-        .map_or_else(String::new, |r| r.label.to_string())
+        .find(|r| conn.options.region.as_deref() == Some(r.value))
+        .unwrap_or(&regions[0])
+        .label
 }
 
 /// What a part needs the key to be allowed to read, for 10005.
@@ -282,7 +270,7 @@ pub fn explain(
         10003 | 10007 if conn.options.demo => ExchangeError::new(
             K::WrongEnvironment,
             Field::Demo,
-            "Bybit's demo trading does not know this API key. Demo keys are created under Demo Trading on Bybit; for a key of your real account, turn “Demo trading key” off.",
+            "Bybit's demo trading does not know this key: demo keys are made under Demo Trading. For a key of your real account, turn “Demo trading key” off.",
         ),
         10003 | 10007 => ExchangeError::new(
             K::WrongEnvironment,
@@ -308,19 +296,19 @@ pub fn explain(
         10006 | 10018 => ExchangeError::general(
             K::RateLimit,
             if wait_ms.is_some_and(|ms| ms >= 60_000) {
-                "Bybit has blocked the proxy's address for about 10 minutes for sending too many requests (HTTP 403). Your last snapshot stays on screen; refresh after that."
+                "Bybit blocked the proxy's address for about 10 minutes (too many requests, HTTP 403). Your last snapshot stays on screen."
             } else {
                 "Bybit is rate limiting this key or the proxy's address. Holdix waited and retried; wait a minute, then refresh."
             },
         ),
         10009 => ExchangeError::general(
             K::WrongEnvironment,
-            "Bybit refuses requests from the place where the Holdix proxy runs (a banned address, or a region Bybit does not serve, such as the US or mainland China). Run the proxy elsewhere; nothing is wrong with your key.",
+            "Bybit refuses the Holdix proxy's address (banned, or in a region Bybit does not serve, such as the US or mainland China). Run the proxy elsewhere; your key is fine.",
         ),
         10010 => ExchangeError::new(
             K::Ip,
             Field::ApiKey,
-            "This key is bound to IP addresses that do not include the Holdix proxy's address. On Bybit, edit the key and add the proxy's address (not your own), or remove the IP binding.",
+            "This key is bound to IP addresses without the Holdix proxy's. On Bybit, add the proxy's address (not yours) to the key, or remove the binding.",
         ),
         33004 => ExchangeError::new(
             K::AuthKey,
@@ -334,12 +322,17 @@ pub fn explain(
             K::Unsupported,
             "This Bybit call needs a Unified Trading account.",
         ),
-        _ => ExchangeError::general(
-            K::Unavailable,
-            format!("Bybit refused the request: {msg} (code {code})."),
-        ),
+        _ => refused(code, msg),
     };
     e.with_retry_after(wait_ms)
+}
+
+/// A code Holdix has no better words for.
+fn refused(code: i64, msg: &str) -> ExchangeError {
+    ExchangeError::general(
+        ErrorKind::Unavailable,
+        format!("Bybit refused the request: {msg} (code {code})."),
+    )
 }
 
 /// A classic (non-unified) account asked for its unified wallet.
@@ -354,20 +347,35 @@ fn refusal(conn: &Connection, part: &str, r: Refusal) -> ExchangeError {
     }
 }
 
-fn holding(
-    conn: &str,
+/// The rows of `v[field]` as holdings: `coin`, the first of `amounts` that is given, and
+/// Bybit's own `usdValue` where there is one (zero amounts are left out).
+fn holdings(
+    id: &str,
     account: Account,
     v: &Value,
-    amount: Decimal,
-    usd: Option<Decimal>,
-) -> Holding {
-    Holding {
-        connection: conn.to_string(),
-        account,
-        asset: Json::text(v, "coin"),
-        amount,
-        usd,
+    field: &str,
+    amounts: &[&str],
+    out: &mut Vec<Holding>,
+) -> Result<(), ExchangeError> {
+    for row in J.list(v, Some(field))? {
+        let mut amount = Decimal::ZERO;
+        for f in amounts {
+            if let Some(a) = J.decimal(row, f)? {
+                amount = a;
+                break;
+            }
+        }
+        if !amount.is_zero() {
+            out.push(Holding {
+                connection: id.to_string(),
+                account,
+                asset: Json::text(row, "coin"),
+                amount,
+                usd: J.decimal(row, "usdValue")?,
+            });
+        }
     }
+    Ok(())
 }
 
 /// The coins of wallet-balance: equity per coin (the wallet balance where there is no
@@ -379,15 +387,7 @@ fn wallet(
     out: &mut Vec<Holding>,
 ) -> Result<(), ExchangeError> {
     for acct in J.list(result, Some("list"))? {
-        for c in J.list(acct, Some("coin"))? {
-            let amount = match J.decimal(c, "equity")? {
-                Some(e) => e,
-                None => J.amount(c, &["walletBalance"])?,
-            };
-            if !amount.is_zero() {
-                out.push(holding(id, account, c, amount, J.decimal(c, "usdValue")?));
-            }
-        }
+        holdings(id, account, acct, "coin", &["equity", "walletBalance"], out)?;
     }
     Ok(())
 }
@@ -458,26 +458,22 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
             "unified" => wallet(id, Account::Trading, &result, &mut fetched.holdings)?,
             "classic-contract" => wallet(id, Account::Derivatives, &result, &mut fetched.holdings)?,
             "classic-spot" => wallet(id, Account::Spot, &result, &mut fetched.holdings)?,
-            "funding" => {
-                for b in J.list(&result, Some("balance"))? {
-                    let amount = J.amount(b, &["walletBalance"])?;
-                    if !amount.is_zero() {
-                        fetched
-                            .holdings
-                            .push(holding(id, Account::Funding, b, amount, None));
-                    }
-                }
-            }
-            "earn-flexible" | "earn-onchain" => {
-                for row in J.list(&result, Some("list"))? {
-                    let amount = J.amount(row, &["amount"])?;
-                    if !amount.is_zero() {
-                        fetched
-                            .holdings
-                            .push(holding(id, Account::Earn, row, amount, None));
-                    }
-                }
-            }
+            "funding" => holdings(
+                id,
+                Account::Funding,
+                &result,
+                "balance",
+                &["walletBalance"],
+                &mut fetched.holdings,
+            )?,
+            "earn-flexible" | "earn-onchain" => holdings(
+                id,
+                Account::Earn,
+                &result,
+                "list",
+                &["amount"],
+                &mut fetched.holdings,
+            )?,
             _ => {
                 let kind = match part.name {
                     "linear-usdt" => "Linear USDT",
@@ -644,10 +640,7 @@ impl Exchange for Bybit {
         let mut pairs = Vec::new();
         for resp in answers {
             let result = read(resp).map_err(|r| match r {
-                Refusal::Code(code, msg, _) => ExchangeError::general(
-                    ErrorKind::Unavailable,
-                    format!("Bybit refused the price request: {msg} (code {code})."),
-                ),
+                Refusal::Code(code, msg, _) => refused(code, &msg),
                 Refusal::Other(e) => e,
             })?;
             for t in J.list(&result, Some("list"))? {
@@ -656,7 +649,7 @@ impl Exchange for Bybit {
                 }
             }
         }
-        Ok(usd_prices(&pairs, |pair, quote| {
+        Ok(usd_prices(&pairs, &|pair, quote| {
             pair.strip_suffix(quote).filter(|b| !b.is_empty())
         }))
     }

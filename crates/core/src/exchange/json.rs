@@ -8,6 +8,13 @@ use serde_json::Value;
 
 use super::{ErrorKind, ExchangeError, HttpResponse};
 
+/// An exact decimal from an exchange's text: plain (`0.1`) or exponent notation (`1E-8`).
+pub fn number(text: &str) -> Option<Decimal> {
+    text.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(text))
+        .ok()
+}
+
 /// A reader whose errors name its exchange.
 #[derive(Debug, Clone, Copy)]
 pub struct Json(pub &'static str);
@@ -64,10 +71,7 @@ impl Json {
         if t.is_empty() {
             return Ok(None);
         }
-        t.parse::<Decimal>()
-            .or_else(|_| Decimal::from_scientific(&t))
-            .map(Some)
-            .map_err(|_| {
+        number(&t).map(Some).ok_or_else(|| {
                 ExchangeError::general(
                     ErrorKind::Malformed,
                     format!("{} sent a value Holdix could not read ({field} = {t:?}). Try Refresh; if it keeps happening, the exchange may be having problems.", self.0),

@@ -98,6 +98,19 @@ pub struct CredentialField {
     pub secret: bool,
 }
 
+impl CredentialField {
+    /// The API key field, the same on every exchange.
+    pub const API_KEY: Self = Self::new(Field::ApiKey, "API Key", false);
+
+    pub const fn new(field: Field, label: &'static str, secret: bool) -> Self {
+        Self {
+            field,
+            label,
+            secret,
+        }
+    }
+}
+
 /// A regional site: the value stored on the connection, the label, the proxy route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
@@ -298,9 +311,11 @@ pub fn hmac_secret_only(secret: &str, advice: &str) -> Result<(), ExchangeError>
 
 /// USD prices from (pair, price) rows: each asset's USDT pair, else its USDC pair, else its
 /// FDUSD pair. `base_of(pair, quote)` is the asset `pair` prices in `quote`, if it does.
+/// (A `dyn` callback: one copy of this loop in the bundle for every exchange.)
+#[inline(never)]
 pub fn usd_prices<'p>(
     pairs: &'p [(String, Decimal)],
-    base_of: impl Fn(&'p str, &str) -> Option<&'p str>,
+    base_of: &dyn Fn(&'p str, &str) -> Option<&'p str>,
 ) -> Vec<(String, Decimal)> {
     let mut best: Vec<(&str, usize, Decimal)> = Vec::new();
     for (pair, price) in pairs {

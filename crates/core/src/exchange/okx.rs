@@ -30,21 +30,9 @@ const UPSTREAMS: &[&str] = &["okx", "okx-eea", "okx-us"];
 static SPEC: ConnectSpec = ConnectSpec {
     id: ExchangeId::Okx,
     fields: &[
-        CredentialField {
-            field: Field::ApiKey,
-            label: "API Key",
-            secret: false,
-        },
-        CredentialField {
-            field: Field::Secret,
-            label: "API Secret",
-            secret: true,
-        },
-        CredentialField {
-            field: Field::Passphrase,
-            label: "API Passphrase",
-            secret: true,
-        },
+        CredentialField::API_KEY,
+        CredentialField::new(Field::Secret, "API Secret", true),
+        CredentialField::new(Field::Passphrase, "API Passphrase", true),
     ],
     regions: &[
         Region {
@@ -278,10 +266,9 @@ fn decimal(field: &str, text: &str) -> Result<Option<Decimal>, OkxError> {
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse::<Decimal>()
+    super::json::number(text)
         .map(Some)
-        .or_else(|_| Decimal::from_scientific(text).map(Some))
-        .map_err(|_| OkxError::Malformed(format!("{field} is not a number: {text:?}")))
+        .ok_or_else(|| OkxError::Malformed(format!("{field} is not a number: {text:?}")))
 }
 
 fn amount(field: &str, text: &str) -> Result<Decimal, OkxError> {
@@ -529,7 +516,7 @@ fn rows(resp: &HttpResponse) -> Result<Vec<Row>, ExchangeError> {
 
 /// USD prices from spot tickers: `BASE-USDT`, else `BASE-USDC`.
 pub fn usd_prices(tickers: &[(String, Decimal)]) -> Vec<(String, Decimal)> {
-    super::usd_prices(tickers, |inst, quote| {
+    super::usd_prices(tickers, &|inst, quote| {
         inst.strip_suffix(quote)?
             .strip_suffix('-')
             .filter(|b| !b.is_empty() && !b.contains('-'))

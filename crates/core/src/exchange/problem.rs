@@ -111,10 +111,10 @@ impl std::error::Error for ExchangeError {}
 /// Warn this long before a key expires.
 pub const EXPIRY_WARNING_MS: i64 = 14 * 86_400_000;
 
-/// The dashboard's warning for a key that expires within [`EXPIRY_WARNING_MS`] (or has).
+/// The dashboard's warning, next to the connection's name, for a key that expires within
+/// [`EXPIRY_WARNING_MS`] (or has).
 pub fn expiry_notice(
     exchange: crate::records::ExchangeId,
-    label: &str,
     expires_ms: i64,
     now_ms: i64,
 ) -> Option<String> {
@@ -123,27 +123,26 @@ pub fn expiry_notice(
     let name = exchange.name();
     if left <= 0 {
         return Some(format!(
-            "The {name} key of “{label}” expired on {date}. Create a new read-only key on {name}, connect it, then remove this connection."
+            "The key expired on {date}. Create a new read-only key on {name}, connect it, then remove this connection."
         ));
     }
     (left <= EXPIRY_WARNING_MS).then(|| {
         let days = (left + 86_399_999) / 86_400_000;
         format!(
-            "The {name} key of “{label}” expires on {date} (in {days} day{}). Create a new read-only key on {name} before then, connect it, then remove this connection.",
+            "The key expires on {date} (in {days} day{}). Create a new read-only key on {name} before then, connect it, then remove this connection.",
             if days == 1 { "" } else { "s" }
         )
     })
 }
 
-/// The dashboard's note for an account this key may not read.
+/// The dashboard's note, next to the connection's name, for an account its key may not read.
 pub fn unreadable_notice(
     exchange: crate::records::ExchangeId,
-    label: &str,
     account: crate::portfolio::Account,
 ) -> String {
     let (name, what) = (exchange.name(), account.label());
     format!(
-        "{label}: {what} is not readable with this key, so it is not in the total. On {name}, edit the API key and allow reading {what} (the key stays read-only), then refresh."
+        "{what} is not readable with this key, so it is not in the total. On {name}, edit the API key and allow reading {what} (the key stays read-only), then refresh."
     )
 }
 
@@ -159,29 +158,26 @@ mod tests {
 
     #[test]
     fn keys_are_warned_about_from_two_weeks_before_they_expire() {
-        let at = |days: i64| expiry_notice(ExchangeId::Bybit, "Main", NOW + days * DAY, NOW);
+        let at = |days: i64| expiry_notice(ExchangeId::Bybit, NOW + days * DAY, NOW);
         assert_eq!(
             at(10).as_deref(),
-            Some("The Bybit key of “Main” expires on 2026-12-08 (in 10 days). Create a new read-only key on Bybit before then, connect it, then remove this connection.")
+            Some("The key expires on 2026-12-08 (in 10 days). Create a new read-only key on Bybit before then, connect it, then remove this connection.")
         );
         assert!(at(14).unwrap().contains("in 14 days"));
         assert_eq!(at(15), None);
-        assert!(expiry_notice(ExchangeId::Bybit, "Main", NOW + DAY / 2, NOW)
+        assert!(expiry_notice(ExchangeId::Bybit, NOW + DAY / 2, NOW)
             .unwrap()
             .contains("(in 1 day)"));
         assert_eq!(
             at(-2).as_deref(),
-            Some("The Bybit key of “Main” expired on 2026-11-26. Create a new read-only key on Bybit, connect it, then remove this connection.")
+            Some("The key expired on 2026-11-26. Create a new read-only key on Bybit, connect it, then remove this connection.")
         );
     }
 
     #[test]
     fn an_unreadable_account_says_what_to_allow() {
-        let n = unreadable_notice(ExchangeId::Bybit, "Main", Account::Earn);
-        assert!(
-            n.starts_with("Main: Earn is not readable with this key"),
-            "{n}"
-        );
+        let n = unreadable_notice(ExchangeId::Bybit, Account::Earn);
+        assert!(n.starts_with("Earn is not readable with this key"), "{n}");
         assert!(
             n.contains("On Bybit, edit the API key and allow reading Earn"),
             "{n}"
