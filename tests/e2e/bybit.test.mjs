@@ -93,6 +93,15 @@ test('every Bybit refusal is explained at its field, and nothing is saved', asyn
   await connect(page, bybitKey(1));
   assert.match(await text(page, 'connect-error'), /^Bybit is unavailable right now \(HTTP 503\)/);
   await faults({});
+  // Rate limited on every try: Holdix waits until Bybit's reset time, retries twice, then
+  // says so.
+  await faults({ force_rate_limit: true });
+  assert.equal((await fetch(`${SIM}/__sim/reset`, { method: 'POST' })).status, 204);
+  await connect(page, bybitKey(1));
+  assert.match(await text(page, 'connect-error'), /^Bybit is rate limiting this key or the proxy's address/);
+  const stats = await (await fetch(`${SIM}/__sim/stats`)).json();
+  assert.equal(stats.by_path['/v5/user/query-api'], 3, 'one try and two retries');
+  await faults({});
   const stored = (await readAllStorage(page)).filter((r) => r.key.startsWith('conn/'));
   assert.deepEqual(stored, [], 'no refused key was saved');
 
