@@ -5,7 +5,7 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, openApp, assertNoProblems, createVault, readAllStorage, assertAbsent, PASSWORD,
-  assertNoCspViolations, key, binanceKey, faults, connect,
+  assertNoCspViolations, key, binanceKey, faults, connect, refreshCountingBatches,
 } from './lib.mjs';
 
 const SIM = process.env.HOLDIX_SIM_URL;
@@ -116,14 +116,7 @@ test('OKX and Binance together: one total, one refresh, one price book', async (
   assert.equal(await page.getByTestId('price-note-BTC').count(), 0, '0.1 % apart: no note');
 
   // One Refresh: one batch for both exchanges (their clocks are known by now).
-  const batches = [];
-  page.on('request', (r) => { if (new URL(r.url()).pathname === '/batch') batches.push(r.url()); });
-  const sent = page.waitForRequest((r) => new URL(r.url()).pathname === '/batch');
-  await page.getByTestId('refresh').click();
-  await sent;
-  await page.getByTestId('refresh').getByText('Refresh', { exact: true }).waitFor();
-  await page.getByTestId('status-Binance').getByText('Up to date').waitFor();
-  assert.equal(batches.length, 1);
+  assert.equal(await refreshCountingBatches(page, 'Binance'), 1);
   assert.equal(await text(page, 'total'), '$86,086.95');
   const k = binanceKey(1);
   const o = key(1);

@@ -6,7 +6,7 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launch, openApp, assertNoProblems, createVault, readAllStorage, assertAbsent, PASSWORD,
-  assertNoCspViolations, key, binanceKey, bybitKey, faults, connect,
+  assertNoCspViolations, key, binanceKey, bybitKey, faults, connect, refreshCountingBatches,
 } from './lib.mjs';
 
 const SIM = process.env.HOLDIX_SIM_URL;
@@ -168,15 +168,8 @@ test('OKX, Binance and Bybit together: one total, one refresh, one price book', 
   assert.equal(await text(page, 'account-OKX-trading'), '$57,032.50');
   assert.equal(await text(page, 'account-Binance-spot'), '$13,750.05');
 
-  const batches = [];
-  page.on('request', (r) => { if (new URL(r.url()).pathname === '/batch') batches.push(r.url()); });
-  const sent = page.waitForRequest((r) => new URL(r.url()).pathname === '/batch');
-  await page.getByTestId('refresh').click();
-  await sent;
-  await page.getByTestId('refresh').getByText('Refresh', { exact: true }).waitFor();
-  await page.getByTestId('status-Bybit').getByText('Up to date').waitFor();
   // One batch for all three exchanges, then one for Bybit's second page of positions.
-  assert.equal(batches.length, 2);
+  assert.equal(await refreshCountingBatches(page, 'Bybit'), 2);
   assert.equal(await text(page, 'total'), '$122,387.20');
   const y = bybitKey(1);
   const b = binanceKey(1);

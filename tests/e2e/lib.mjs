@@ -278,6 +278,21 @@ export async function connect(page, k, { label, demo = false, region = 'global' 
   });
 }
 
+/** Clicks Refresh; resolves, once the button is back and connection `label` is up to date,
+ *  with the number of `/batch` requests the refresh sent. */
+export async function refreshCountingBatches(page, label) {
+  let batches = 0;
+  const count = (r) => { if (new URL(r.url()).pathname === '/batch') batches += 1; };
+  page.on('request', count);
+  const sent = page.waitForRequest((r) => new URL(r.url()).pathname === '/batch');
+  await page.getByTestId('refresh').click();
+  await sent;
+  await page.getByTestId('refresh').getByText('Refresh', { exact: true }).waitFor();
+  await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();
+  page.off('request', count);
+  return batches;
+}
+
 /** Creates a vault on `page` and connects demo key 1; resolves once it is up to date. */
 export async function createAndConnect(page) {
   await createVault(page);

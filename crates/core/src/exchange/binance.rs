@@ -90,6 +90,7 @@ static SPEC: ConnectSpec = ConnectSpec {
         upstream: SPOT,
     }],
     demo: false,
+    demo_upstream: None,
     help_title: "How to create a read-only Binance API key",
     help_steps: &[
         "On Binance, open Account → API Management and choose “Create API”.",

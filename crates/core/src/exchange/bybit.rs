@@ -99,6 +99,7 @@ static SPEC: ConnectSpec = ConnectSpec {
         region("eu", "EEA (api.bybit.eu)", "bybit-eu"),
     ],
     demo: true,
+    demo_upstream: Some(DEMO),
     help_title: "How to create a read-only Bybit API key",
     help_steps: &[
         "On the Bybit site of your account, open Account → API → “Create New Key” → “System-generated API Keys” (RSA keys are not supported yet).",
@@ -234,12 +235,7 @@ fn read(resp: &HttpResponse) -> Result<Value, Refusal> {
 
 /// The live site of a connection, for messages: "Global (api.bybit.com)".
 fn site(conn: &Connection) -> &'static str {
-    let regions = SPEC.regions;
-    regions
-        .iter()
-        .find(|r| conn.options.region.as_deref() == Some(r.value))
-        .unwrap_or(&regions[0])
-        .label
+    SPEC.region(conn).map_or("", |r| r.label)
 }
 
 /// What a part needs the key to be allowed to read, for 10005.
@@ -556,18 +552,6 @@ pub struct Bybit;
 impl Exchange for Bybit {
     fn spec(&self) -> &'static ConnectSpec {
         &SPEC
-    }
-
-    /// A demo trading key lives on the demo host, whatever the region.
-    fn upstream(&self, conn: &Connection) -> &'static str {
-        if conn.options.demo {
-            return DEMO;
-        }
-        let regions = SPEC.regions;
-        regions
-            .iter()
-            .find(|r| conn.options.region.as_deref() == Some(r.value))
-            .map_or(GLOBAL, |r| r.upstream)
     }
 
     fn parse_time(&self, resp: &HttpResponse) -> Result<i64, ExchangeError> {
@@ -1270,9 +1254,9 @@ mod tests {
     }
 
     /// A whole refresh through the shared state machine: a clock error is re-measured and
-    /// retried once, pages follow, and the result is the connection's.
+    /// retried once, and the result is the connection's.
     #[test]
-    fn a_refresh_retries_a_clock_error_once_and_pages() {
+    fn a_refresh_retries_a_clock_error_once() {
         let c = vec![conn()];
         let mut run = Run::refresh(&c, Default::default());
         let mut first = true;

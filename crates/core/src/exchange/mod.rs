@@ -130,6 +130,9 @@ pub struct ConnectSpec {
     pub regions: &'static [Region],
     /// Offers a "Demo trading key" switch.
     pub demo: bool,
+    /// The proxy route demo keys use, where demo trading has a host of its own (Bybit);
+    /// `None`: the region's host (OKX marks demo requests with a header instead).
+    pub demo_upstream: Option<&'static str>,
     pub help_title: &'static str,
     pub help_steps: &'static [&'static str],
     /// The accounts this exchange has, in dashboard order.
@@ -141,6 +144,15 @@ pub struct ConnectSpec {
 impl ConnectSpec {
     pub fn needs(&self, field: Field) -> bool {
         self.fields.iter().any(|f| f.field == field)
+    }
+
+    /// The connection's regional site (the first, "global", when it names none or one this
+    /// exchange does not have).
+    pub fn region(&self, conn: &Connection) -> Option<&'static Region> {
+        self.regions
+            .iter()
+            .find(|r| conn.options.region.as_deref() == Some(r.value))
+            .or(self.regions.first())
     }
 }
 
@@ -238,12 +250,11 @@ pub trait Exchange: Sync {
 
     /// The proxy route of the connection's host; also the key of its clock offset.
     fn upstream(&self, conn: &Connection) -> &'static str {
-        let regions = self.spec().regions;
-        regions
-            .iter()
-            .find(|r| conn.options.region.as_deref() == Some(r.value))
-            .or(regions.first())
-            .map_or("", |r| r.upstream)
+        let spec = self.spec();
+        match spec.demo_upstream {
+            Some(demo) if conn.options.demo => demo,
+            _ => spec.region(conn).map_or("", |r| r.upstream),
+        }
     }
 
     /// The server-time request for a host.

@@ -52,6 +52,7 @@ static SPEC: ConnectSpec = ConnectSpec {
         },
     ],
     demo: true,
+    demo_upstream: None,
     help_title: "How to create a read-only OKX API key",
     help_steps: &[
         "On OKX, open Profile → API and choose “Create API key”.",
