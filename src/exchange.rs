@@ -8,7 +8,9 @@ use std::rc::Rc;
 
 use futures::future::{join_all, LocalBoxFuture};
 use holdix_core::exchange::refresh::{Clocks, Outcome, Report, Run, Step};
-use holdix_core::exchange::{exchange, Accepted, ExchangeError, HttpRequest, HttpResponse};
+use holdix_core::exchange::{
+    exchange, Accepted, ErrorKind, ExchangeError, HttpRequest, HttpResponse,
+};
 use holdix_core::records::Connection;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -225,8 +227,19 @@ impl Fetcher {
                 Step::Done => break,
             }
         }
-        let report = run.finish();
+        let mut report = run.finish();
         *self.clocks.borrow_mut() = report.clocks.clone();
+        // A key bound to addresses: the exchange sees the proxy's address, so say which proxy.
+        for (_, result) in &mut report.results {
+            if let Err(e) = result {
+                if e.kind == ErrorKind::Ip {
+                    e.problem.message = format!(
+                        "{} (The proxy in use is {}; its address is the one it sends from.)",
+                        e.problem.message, self.proxy
+                    );
+                }
+            }
+        }
         report
     }
 

@@ -168,6 +168,16 @@ pub fn ConnectDialog() -> impl IntoView {
                     }).collect_view()}
                 </select>
             </div>
+            {move || {
+                let spec = spec();
+                (!spec.read_endpoints.is_empty()).then(|| view! {
+                    <p class="notice" data-testid="permission-notice">{format!(
+                        "{} cannot tell Holdix what a key may do, so Holdix cannot refuse a key that may trade or withdraw. When you create the key, turn on endpoint access restrictions and allow only these read endpoints: {}. The Holdix proxy forwards only these reads (and public time and prices), never an order, a withdrawal or a transfer, whatever the key allows.",
+                        spec.id.name(),
+                        spec.read_endpoints.join(", ")
+                    )}</p>
+                })
+            }}
             <div class="field">
                 <label for="conn-label">"Label"</label>
                 <input id="conn-label" type="text" bind:value=label autocomplete="off" />

@@ -1,7 +1,7 @@
 // Browser figures for `cargo xtask bench`, measured side by side in one run in headless
 // Chromium (medians of ROUNDS interleaved rounds), printed as `name: value unit`:
 // - kdf_ms: one bare key derivation; unlock_ms: click "Unlock" → unlocked screen painted;
-// - refresh_ms: unlocked → one OKX, one Binance and one Bybit connection refreshed and
+// - refresh_ms: unlocked → one OKX, one Binance, one Bybit and one WhiteBIT connection refreshed and
 //   painted, with the simulator answering every request after LATENCY_MS; refresh_chain_ms:
 //   the longest chain of dependent requests (every exchange's server time at once, then one
 //   batch, then Bybit's second page of positions, whose cursor comes from the first) ×
@@ -9,7 +9,9 @@
 // - cold_load_ms: navigation → unlock screen painted, nothing cached (no service worker, empty
 //   HTTP cache), served from 127.0.0.1; offline_load_ms: the same with the network off, every
 //   file from the service worker's cache.
-import { launch, openApp, createVault, connect, key, binanceKey, bybitKey, faults, PASSWORD } from './lib.mjs';
+import {
+  launch, openApp, createVault, connect, key, binanceKey, bybitKey, whitebitKey, faults, PASSWORD,
+} from './lib.mjs';
 
 const ROUNDS = 7;
 const LATENCY_MS = 200;
@@ -20,7 +22,7 @@ const browser = await launch();
 const { page } = await openApp(browser);
 await createVault(page);
 await faults({});
-const CONNECTIONS = [[key(1), 'OKX'], [binanceKey(1), 'Binance'], [bybitKey(1), 'Bybit']];
+const CONNECTIONS = [[key(1), 'OKX'], [binanceKey(1), 'Binance'], [bybitKey(1), 'Bybit'], [whitebitKey(1), 'WhiteBIT']];
 for (const [k, label] of CONNECTIONS) {
   await connect(page, k, { label });
   await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();

@@ -250,6 +250,13 @@ export const bybitKey = (n, extra = {}) => {
   return { exchange: 'Bybit', key: k.api_key, secret: k.secret, ...extra };
 };
 
+/** WhiteBIT demo key N of the fixture: 1 full read, 2 without Smart-Flex, 3 IP-bound, 4 disabled,
+ *  5 whitebit.eu, 6 trade balance only. */
+export const whitebitKey = (n, extra = {}) => {
+  const k = FIXTURE.whitebit.keys[n - 1];
+  return { exchange: 'WhiteBIT', key: k.api_key, secret: k.secret, ...extra };
+};
+
 /** Sets the simulator's faults (rate limits off unless asked). */
 export async function faults(f) {
   const r = await fetch(`${process.env.HOLDIX_SIM_URL}/__sim/faults`, {

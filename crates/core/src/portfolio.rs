@@ -30,18 +30,24 @@ pub enum Account {
     CoinFutures,
     /// A derivatives (contract) wallet of its own (Bybit classic accounts).
     Derivatives,
+    /// WhiteBIT's main balance (deposits and withdrawals).
+    Main,
+    /// WhiteBIT's collateral account (margin and futures).
+    Collateral,
 }
 
 impl Account {
-    pub const ALL: [Account; 8] = [
+    pub const ALL: [Account; 10] = [
         Account::Trading,
         Account::Spot,
         Account::Funding,
+        Account::Main,
         Account::Earn,
         Account::Margin,
         Account::Futures,
         Account::CoinFutures,
         Account::Derivatives,
+        Account::Collateral,
     ];
 
     pub fn label(self) -> &'static str {
@@ -54,6 +60,8 @@ impl Account {
             Self::Futures => "USDⓈ-M futures",
             Self::CoinFutures => "COIN-M futures",
             Self::Derivatives => "Derivatives",
+            Self::Main => "Main",
+            Self::Collateral => "Collateral",
         }
     }
 
@@ -68,6 +76,8 @@ impl Account {
             Self::Futures => "futures",
             Self::CoinFutures => "coin-futures",
             Self::Derivatives => "derivatives",
+            Self::Main => "main",
+            Self::Collateral => "collateral",
         }
     }
 }

@@ -109,6 +109,44 @@ const BYBIT_GLOBAL_ROUTES: &[Route] = &[
     get("/v5/position/list", 1),
 ];
 
+/// WhiteBIT's private reads: POSTs, never an order, withdrawal or transfer.
+const WHITEBIT_ROUTES: &[Route] = &[
+    public("/api/v4/public/time", 1),
+    post("/api/v4/main-account/balance", 1),
+    post("/api/v4/trade-account/balance", 1),
+    post("/api/v4/collateral-account/balance", 1),
+    post("/api/v4/collateral-account/summary", 1),
+    post("/api/v4/collateral-account/positions/open", 1),
+    post("/api/v4/main-account/smart-flex/investments", 1),
+];
+/// The global site also gives Holdix its spot prices.
+const WHITEBIT_GLOBAL_ROUTES: &[Route] = &[
+    public("/api/v4/public/time", 1),
+    public("/api/v4/public/ticker", 1),
+    post("/api/v4/main-account/balance", 1),
+    post("/api/v4/trade-account/balance", 1),
+    post("/api/v4/collateral-account/balance", 1),
+    post("/api/v4/collateral-account/summary", 1),
+    post("/api/v4/collateral-account/positions/open", 1),
+    post("/api/v4/main-account/smart-flex/investments", 1),
+];
+
+/// One WhiteBIT site (whitebit.com, whitebit.eu).
+const fn whitebit(prefix: &'static str, host: &'static str, routes: &'static [Route]) -> Exchange {
+    Exchange {
+        prefix,
+        host,
+        family: "whitebit",
+        auth_headers: &["x-txc-apikey", "x-txc-payload", "x-txc-signature"],
+        routes,
+        // Half of `main-account/*`'s 100 per second, with a burst for many refreshes.
+        budget: Budget {
+            per_second: 50.0,
+            burst: 250.0,
+        },
+    }
+}
+
 /// One Bybit site (each has its own host, keys and per-IP limit).
 const fn bybit(prefix: &'static str, host: &'static str, routes: &'static [Route]) -> Exchange {
     Exchange {
@@ -212,18 +250,10 @@ pub const EXCHANGES: &[Exchange] = &[
     bybit("bybit-ae", "https://api.bybit.ae", BYBIT_ROUTES),
     bybit("bybit-eu", "https://api.bybit.eu", BYBIT_ROUTES),
     bybit("bybit-demo", "https://api-demo.bybit.com", BYBIT_ROUTES),
-    // WhiteBIT: public REST 2,000 requests per 10 s (200/s). No routes yet, as for Bybit.
-    Exchange {
-        prefix: "whitebit",
-        host: "https://whitebit.com",
-        family: "whitebit",
-        auth_headers: &[],
-        routes: &[],
-        budget: Budget {
-            per_second: 100.0,
-            burst: 300.0,
-        },
-    },
+    // WhiteBIT: every private read is a POST (the body is signed); the strictest per-IP
+    // scope Holdix reads is `main-account/*`, 1,000 requests per 10 s.
+    whitebit("whitebit", "https://whitebit.com", WHITEBIT_GLOBAL_ROUTES),
+    whitebit("whitebit-eu", "https://whitebit.eu", WHITEBIT_ROUTES),
 ];
 
 impl Exchange {
@@ -324,7 +354,7 @@ mod tests {
 
     /// The documented per-IP limits the budgets must stay under (requests or weight per
     /// second): OKX `public/time` 10 per 2 s, Binance 6,000 weight per minute, USDⓈ-M 2,400
-    /// per minute, Bybit 600 per 5 s, WhiteBIT public 2,000 per 10 s.
+    /// per minute, Bybit 600 per 5 s, WhiteBIT `main-account/*` 1,000 per 10 s.
     #[test]
     fn budgets_stay_below_each_exchanges_per_ip_limit() {
         let limit = |prefix: &str| match prefix {
@@ -332,7 +362,7 @@ mod tests {
             "binance" => 6000.0 / 60.0,
             "binance-futures" | "binance-coinm" => 2400.0 / 60.0,
             p if p.starts_with("bybit") => 600.0 / 5.0,
-            "whitebit" => 2000.0 / 10.0,
+            p if p.starts_with("whitebit") => 1000.0 / 10.0,
             other => panic!("no documented limit for {other}"),
         };
         for exchange in EXCHANGES {
@@ -343,7 +373,7 @@ mod tests {
             let window = match exchange.prefix {
                 p if p.starts_with("okx") => 2.0,
                 p if p.starts_with("bybit") => 5.0,
-                "whitebit" => 10.0,
+                p if p.starts_with("whitebit") => 10.0,
                 _ => 60.0,
             };
             assert!(

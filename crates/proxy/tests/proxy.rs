@@ -153,6 +153,31 @@ async fn signed_request_passes_unchanged_and_verifies() {
         stats.last_request,
         "POST /sapi/v1/asset/get-funding-asset?recvWindow=10000&timestamp=1"
     );
+
+    // WhiteBIT signs the body through X-TXC-PAYLOAD: the simulator checks that the body it
+    // got is the payload and the signature is over it.
+    use holdix_core::exchange::whitebit;
+    let k = &Fixture::demo().whitebit.keys[0];
+    let path = whitebit::MAIN;
+    let body = whitebit::body(path, chrono::Utc::now().timestamp_millis(), "");
+    let (payload, sign) = whitebit::sign(&k.secret, &body);
+    let auth = format!(
+        "Content-Type: application/json\r\nX-TXC-APIKEY: {}\r\nX-TXC-PAYLOAD: {payload}\r\nX-TXC-SIGNATURE: {sign}\r\n",
+        k.api_key
+    );
+    let (status, resp) = raw(
+        h.proxy,
+        &format!("POST /whitebit{path}"),
+        &auth,
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(body_of(&resp)["USDT"]["main_balance"], "1200");
+    assert_eq!(h.sim.stats().last_body, body);
+    // Its read routes are POSTs only.
+    let (status, _) = raw(h.proxy, &format!("GET /whitebit{path}"), &auth, b"").await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test]

@@ -5,15 +5,17 @@
 //!
 //! * `GET /__sim/stats`: requests received so far, per path, and the last request's headers.
 //! * `PUT /__sim/faults`: replace the fault settings (JSON [`Faults`]).
-//! * `POST /__sim/reset`: zero the statistics and the rate-limit windows.
+//! * `POST /__sim/reset`: zero the statistics and the rate-limit windows, and forget what
+//!   WhiteBIT remembers of its keys (nonces, keys it disabled).
 //!
 //! Each exchange is mounted under its own prefix (`/okx/…`, `/binance/…`, and one per Bybit
-//! site: `/bybit/…`, `/bybit-eu/…`, …): the proxy's upstream for an exchange family or host is
+//! site: `/bybit/…`, `/bybit-eu/…`, …, `/whitebit/…` and `/whitebit-eu/…`): the proxy's upstream for an exchange family or host is
 //! `http://SIM/{prefix}` (the fixture's `upstreams` lists them, and `cargo xtask` and the
 //! tests read it from there).
 //!
 //! Authentication is verified with this crate's own code, written from each exchange's
-//! specification ([`okx`], [`binance`], [`bybit`]), never with the app's signer.
+//! specification ([`okx`], [`binance`], [`bybit`], [`whitebit`]), never with the app's
+//! signer.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub mod binance;
 pub mod bybit;
 pub mod okx;
+pub mod whitebit;
 
 /// The sample portfolio behind `cargo xtask run --demo` and the end-to-end tests.
 pub const DEMO_FIXTURE: &str = include_str!("../fixtures/demo.json");
@@ -47,6 +50,8 @@ pub struct Fixture {
     pub binance: binance::BinanceFixture,
     #[serde(default)]
     pub bybit: bybit::BybitFixture,
+    #[serde(default)]
+    pub whitebit: whitebit::WhitebitFixture,
     #[serde(default)]
     pub faults: Faults,
 }
@@ -111,6 +116,16 @@ pub struct Sim {
     stats: Mutex<Stats>,
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     weights: Mutex<HashMap<String, VecDeque<(Instant, usize)>>>,
+    whitebit: Mutex<WhitebitKeys>,
+}
+
+/// What WhiteBIT remembers of its keys: the ones it disabled, the last increasing nonce,
+/// the `nonceWindow` nonces used within the window.
+#[derive(Default)]
+struct WhitebitKeys {
+    disabled: std::collections::HashSet<String>,
+    last_nonce: HashMap<String, i64>,
+    window_nonces: HashMap<String, VecDeque<i64>>,
 }
 
 pub type SharedSim = Arc<Sim>;
@@ -123,7 +138,51 @@ impl Sim {
             stats: Mutex::default(),
             windows: Mutex::default(),
             weights: Mutex::default(),
+            whitebit: Mutex::default(),
         })
+    }
+
+    fn whitebit_keys(&self) -> std::sync::MutexGuard<'_, WhitebitKeys> {
+        self.whitebit.lock().expect("whitebit lock")
+    }
+
+    /// Whether WhiteBIT disabled this key while the simulator ran.
+    pub fn whitebit_disabled(&self, api_key: &str) -> bool {
+        self.whitebit_keys().disabled.contains(api_key)
+    }
+
+    pub fn disable_whitebit_key(&self, api_key: &str) {
+        self.whitebit_keys().disabled.insert(api_key.to_string());
+    }
+
+    /// Spends a WhiteBIT nonce: with `window`, one not used since `oldest_ms`; without, one
+    /// greater than the key's last. False if it may not be used.
+    pub fn take_whitebit_nonce(
+        &self,
+        api_key: &str,
+        nonce: i64,
+        window: bool,
+        oldest_ms: i64,
+    ) -> bool {
+        let mut keys = self.whitebit_keys();
+        if window {
+            let used = keys.window_nonces.entry(api_key.to_string()).or_default();
+            used.retain(|n| *n >= oldest_ms);
+            if used.contains(&nonce) {
+                return false;
+            }
+            used.push_back(nonce);
+            return true;
+        }
+        let last = keys
+            .last_nonce
+            .entry(api_key.to_string())
+            .or_insert(i64::MIN);
+        if nonce <= *last {
+            return false;
+        }
+        *last = nonce;
+        true
     }
 
     pub fn faults(&self) -> Faults {
@@ -142,6 +201,7 @@ impl Sim {
         *self.stats.lock().expect("stats lock") = Stats::default();
         self.windows.lock().expect("windows lock").clear();
         self.weights.lock().expect("weights lock").clear();
+        *self.whitebit_keys() = WhitebitKeys::default();
     }
 
     /// The simulator's clock in Unix milliseconds, with the configured offset.
@@ -315,6 +375,9 @@ const EXCHANGES: &[(&str, Answer)] = &[
     ("bybit-ae", bybit::handle),
     ("bybit-eu", bybit::handle),
     ("bybit-demo", bybit::handle),
+    // whitebit.com and whitebit.eu, each with its own keys.
+    ("whitebit", whitebit::handle),
+    ("whitebit-eu", whitebit::handle),
 ];
 
 /// Faults and statistics shared by every exchange, then that exchange's own answer. `uri`

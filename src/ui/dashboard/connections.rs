@@ -1,5 +1,6 @@
 //! The connection list: rename, re-test (the same key check as Connect), remove.
 
+use holdix_core::exchange::exchange;
 use holdix_core::exchange::time::day;
 use leptos::prelude::*;
 
@@ -85,9 +86,10 @@ pub fn Connections() -> impl IntoView {
                                         <input id=format!("name-{}", c.id) type="text" bind:value=name />
                                     </div>
                                     <p class="muted" data-testid=format!("connection-info-{label}")>{format!(
-                                        "{} · {region}{}{}",
+                                        "{} · {region}{}{}{}",
                                         c.exchange.name(),
                                         if c.demo { " · demo trading" } else { "" },
+                                        if exchange(c.exchange).is_some_and(|e| !e.spec().read_endpoints.is_empty()) { " · key permissions not reported by the exchange" } else { "" },
                                         c.key_expires_ms.map(|ms| format!(" · key expires {}", day(ms))).unwrap_or_default()
                                     )}</p>
                                     <div class="row">

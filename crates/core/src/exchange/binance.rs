@@ -109,6 +109,8 @@ static SPEC: ConnectSpec = ConnectSpec {
         Account::CoinFutures,
     ],
     time_path: TIME,
+    allow: &[],
+    read_endpoints: &[],
 };
 
 const fn endpoint(

@@ -109,6 +109,8 @@ static SPEC: ConnectSpec = ConnectSpec {
     ],
     accounts: &[Account::Trading, Account::Funding, Account::Earn],
     time_path: TIME,
+    allow: &[],
+    read_endpoints: &[],
 };
 
 const fn endpoint(upstreams: &'static [&'static str], path: &'static str) -> Endpoint {

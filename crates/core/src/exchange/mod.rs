@@ -29,6 +29,7 @@ pub mod okx;
 pub mod problem;
 pub mod refresh;
 pub mod time;
+pub mod whitebit;
 
 pub use problem::{expiry_notice, unreadable_notice, ErrorKind, ExchangeError, Field, Problem};
 
@@ -139,6 +140,12 @@ pub struct ConnectSpec {
     pub accounts: &'static [Account],
     /// The public server-time path (on every region's host).
     pub time_path: &'static str,
+    /// What to allow on a key so that it may read an optional account (for the dashboard's
+    /// note on an unreadable account); an account not listed: "reading <account>".
+    pub allow: &'static [(Account, &'static str)],
+    /// Where the exchange cannot report what a key may do (WhiteBIT): the read endpoints to
+    /// restrict the key to. The dialog says so and lists them; empty for other exchanges.
+    pub read_endpoints: &'static [&'static str],
 }
 
 impl ConnectSpec {
@@ -165,8 +172,9 @@ pub enum Verdict {
     ReadOnlyUntil(i64),
     /// More than reading: refused, with what the key can do.
     Refused(Problem),
-    /// The exchange cannot tell; accepted with this note for the user.
-    Unknown(String),
+    /// The exchange cannot tell (the key did read): accepted; the Connect dialog said so
+    /// beforehand ([`ConnectSpec::read_endpoints`]).
+    Unknown,
 }
 
 impl Verdict {
@@ -174,14 +182,9 @@ impl Verdict {
     /// exchange cannot report permissions (said so to the user).
     pub fn accept(self) -> Result<Accepted, ExchangeError> {
         match self {
-            Self::ReadOnly => Ok(Accepted::default()),
+            Self::ReadOnly | Self::Unknown => Ok(Accepted::default()),
             Self::ReadOnlyUntil(ms) => Ok(Accepted {
                 expires_ms: Some(ms),
-                note: None,
-            }),
-            Self::Unknown(note) => Ok(Accepted {
-                note: Some(note),
-                expires_ms: None,
             }),
             Self::Refused(problem) => Err(ExchangeError {
                 kind: ErrorKind::Permission,
@@ -192,10 +195,9 @@ impl Verdict {
     }
 }
 
-/// A key Holdix uses: what to tell the user, and when the key expires.
+/// A key Holdix uses: when it expires, where the exchange says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accepted {
-    pub note: Option<String>,
     pub expires_ms: Option<i64>,
 }
 
@@ -300,7 +302,12 @@ pub trait Exchange: Sync {
 }
 
 /// The exchanges Holdix supports, in the order they are offered (and trusted for prices).
-pub static EXCHANGES: &[&dyn Exchange] = &[&okx::Okx, &binance::Binance, &bybit::Bybit];
+pub static EXCHANGES: &[&dyn Exchange] = &[
+    &okx::Okx,
+    &binance::Binance,
+    &bybit::Bybit,
+    &whitebit::Whitebit,
+];
 
 /// The module for a connection's exchange (`None`: not supported by this version).
 pub fn exchange(id: ExchangeId) -> Option<&'static dyn Exchange> {
@@ -412,7 +419,6 @@ mod tests {
             assert!(e.spec().needs(Field::ApiKey) && e.spec().needs(Field::Secret));
             assert!(!e.spec().regions.is_empty());
         }
-        assert!(exchange(ExchangeId::Whitebit).is_none());
         assert_eq!(exchange(ExchangeId::Bybit).map(|e| e.name()), Some("Bybit"));
     }
 }

@@ -64,6 +64,8 @@ static SPEC: ConnectSpec = ConnectSpec {
     ],
     accounts: &[Account::Trading, Account::Funding, Account::Earn],
     time_path: TIME,
+    allow: &[],
+    read_endpoints: &[],
 };
 
 const fn get(path: &'static str) -> Endpoint {

@@ -135,14 +135,18 @@ pub fn expiry_notice(
     })
 }
 
-/// The dashboard's note, next to the connection's name, for an account its key may not read.
+/// The dashboard's note, next to the connection's name, for an account its key may not read:
+/// what to allow, as the exchange's [`super::ConnectSpec::allow`] says.
 pub fn unreadable_notice(
     exchange: crate::records::ExchangeId,
     account: crate::portfolio::Account,
 ) -> String {
     let (name, what) = (exchange.name(), account.label());
+    let allow = super::exchange(exchange)
+        .and_then(|e| e.spec().allow.iter().find(|(a, _)| *a == account))
+        .map_or_else(|| format!("reading {what}"), |(_, hint)| hint.to_string());
     format!(
-        "{what} is not readable with this key, so it is not in the total. On {name}, edit the API key and allow reading {what} (the key stays read-only), then refresh."
+        "{what} is not readable with this key, so it is not in the total. On {name}, edit the API key and allow {allow} (the key stays read-only), then refresh."
     )
 }
 
