@@ -92,6 +92,9 @@ test('every WhiteBIT refusal is explained at its field, and nothing is saved', a
   await faults({ status: 503 });
   await connect(page, whitebitKey(1));
   assert.match(await text(page, 'connect-error'), /^WhiteBIT is unavailable right now \(HTTP 503\)/);
+  await faults({ malformed_json: true });
+  await connect(page, whitebitKey(1));
+  assert.match(await text(page, 'connect-error'), /^WhiteBIT sent an answer Holdix could not read/);
   // HTTP 429 on every try: two retries after a pause, then said so.
   await faults({ force_rate_limit: true });
   assert.equal((await fetch(`${SIM}/__sim/reset`, { method: 'POST' })).status, 204);
