@@ -208,10 +208,7 @@ impl Fetcher {
                 Step::MeasureClocks(keys) => {
                     let measured = join_all(keys.into_iter().map(|key| async move {
                         let before = unix_ms();
-                        let answer = match exchange(key.0) {
-                            Some(ex) => self.send(&ex.time_request(key.1)).await,
-                            None => Err(self.unreachable()),
-                        };
+                        let answer = self.send(&exchange(key.0).time_request(key.1)).await;
                         (key, before, unix_ms(), answer)
                     }))
                     .await;

@@ -27,7 +27,7 @@ fn field_id(field: Field) -> &'static str {
 }
 
 fn spec_of(id: ExchangeId) -> &'static ConnectSpec {
-    exchange(id).unwrap_or(EXCHANGES[0]).spec()
+    exchange(id).spec()
 }
 
 /// The key check of Connect and Re-test, then the connection saved with what the exchange

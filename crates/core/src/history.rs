@@ -76,7 +76,13 @@ pub enum Range {
 }
 
 impl Range {
-    pub const ALL: [Range; 5] = [Range::Day, Range::Week, Range::Month, Range::Year, Range::All];
+    pub const ALL: [Range; 5] = [
+        Range::Day,
+        Range::Week,
+        Range::Month,
+        Range::Year,
+        Range::All,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -119,8 +125,8 @@ pub fn change(points: &[Point]) -> Option<(Decimal, Option<Decimal>)> {
         return None;
     }
     let diff = last.total - first.total;
-    let percent = (!first.total.is_zero())
-        .then(|| (diff * Decimal::ONE_HUNDRED / first.total).round_dp(2));
+    let percent =
+        (!first.total.is_zero()).then(|| (diff * Decimal::ONE_HUNDRED / first.total).round_dp(2));
     Some((diff, percent))
 }
 
@@ -191,7 +197,10 @@ mod tests {
         assert_eq!(h, again, "idempotent");
 
         // A lone latest point older than 90 days stays.
-        let mut old = vec![at(NOW - 400 * DAY_MS, "1"), at(NOW - 400 * DAY_MS + MIN, "2")];
+        let mut old = vec![
+            at(NOW - 400 * DAY_MS, "1"),
+            at(NOW - 400 * DAY_MS + MIN, "2"),
+        ];
         compact(&mut old, NOW);
         assert_eq!(old, vec![at(NOW - 400 * DAY_MS + MIN, "2")]);
     }

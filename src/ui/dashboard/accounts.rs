@@ -14,7 +14,7 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
     // An account a connection's exchange always has, or one it turned out to have (a Bybit
     // classic account's Spot and Derivatives wallets).
     let has = move |c: &crate::ui::portfolio::ConnectionSummary, a: Account| {
-        exchange(c.exchange).is_some_and(|e| e.spec().accounts.contains(&a))
+        exchange(c.exchange).spec().accounts.contains(&a)
             || valuation.with(|v| v.by_account.contains_key(&(c.id.clone(), a)))
     };
     let columns = Memo::new(move |_| {

@@ -89,7 +89,7 @@ pub fn Connections() -> impl IntoView {
                                         "{} · {region}{}{}{}",
                                         c.exchange.name(),
                                         if c.demo { " · demo trading" } else { "" },
-                                        if exchange(c.exchange).is_some_and(|e| !e.spec().read_endpoints.is_empty()) { " · key permissions not reported by the exchange" } else { "" },
+                                        if !exchange(c.exchange).spec().read_endpoints.is_empty() { " · key permissions not reported by the exchange" } else { "" },
                                         c.key_expires_ms.map(|ms| format!(" · key expires {}", day(ms))).unwrap_or_default()
                                     )}</p>
                                     <div class="row">

@@ -143,7 +143,10 @@ pub fn unreadable_notice(
 ) -> String {
     let (name, what) = (exchange.name(), account.label());
     let allow = super::exchange(exchange)
-        .and_then(|e| e.spec().allow.iter().find(|(a, _)| *a == account))
+        .spec()
+        .allow
+        .iter()
+        .find(|(a, _)| *a == account)
         .map_or_else(|| format!("reading {what}"), |(_, hint)| hint.to_string());
     format!(
         "{what} is not readable with this key, so it is not in the total. On {name}, edit the API key and allow {allow} (the key stays read-only), then refresh."

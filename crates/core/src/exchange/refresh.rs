@@ -135,38 +135,23 @@ impl Report {
     }
 }
 
-fn unsupported(conn: &Connection) -> ExchangeError {
-    ExchangeError::general(
-        ErrorKind::Unsupported,
-        format!(
-            "{} is not supported by this version of Holdix yet; the connection is kept.",
-            conn.exchange.name()
-        ),
-    )
-}
-
 impl<'a> Run<'a> {
     fn new(connections: &'a [Connection], clocks: Clocks, goal: Goal) -> Self {
         let mut jobs = Vec::new();
         let mut unpriced: Vec<&'static dyn Exchange> = Vec::new();
         for conn in connections {
             let ex = exchange(conn.exchange);
-            if let Some(ex) = ex.filter(|_| goal == Goal::Holdings) {
-                if !unpriced.iter().any(|e| e.id() == ex.id()) {
-                    unpriced.push(ex);
-                }
+            if goal == Goal::Holdings && !unpriced.iter().any(|e| e.id() == ex.id()) {
+                unpriced.push(ex);
             }
-            let todo = match (ex, goal) {
-                (None, _) => Vec::new(),
-                (Some(ex), Goal::Holdings) => ex.parts(conn),
-                (Some(_), Goal::Permission) => vec![PERMISSION],
+            let todo = match goal {
+                Goal::Holdings => ex.parts(conn),
+                Goal::Permission => vec![PERMISSION],
             };
             jobs.push(Job {
                 conn,
-                // An unsupported exchange's job is finished before it starts; the
-                // placeholder module is never called.
-                exchange: ex.unwrap_or(EXCHANGE_PLACEHOLDER),
-                clock: (conn.exchange, ex.map_or("", |e| e.upstream(conn))),
+                exchange: ex,
+                clock: (conn.exchange, ex.upstream(conn)),
                 goal,
                 todo,
                 answers: Vec::new(),
@@ -174,7 +159,7 @@ impl<'a> Run<'a> {
                 clock_retried: false,
                 pauses: 0,
                 pause_ms: None,
-                outcome: ex.is_none().then(|| Err(unsupported(conn))),
+                outcome: None,
             });
         }
         Self {
@@ -292,13 +277,7 @@ impl<'a> Run<'a> {
         after_ms: i64,
         answer: Result<HttpResponse, ExchangeError>,
     ) {
-        let server = answer.and_then(|resp| match exchange(key.0) {
-            Some(ex) => ex.parse_time(&resp),
-            None => Err(ExchangeError::general(
-                ErrorKind::Unsupported,
-                "unsupported",
-            )),
-        });
+        let server = answer.and_then(|resp| exchange(key.0).parse_time(&resp));
         match server {
             Ok(server) => self.clocks.record(key, before_ms, after_ms, server),
             Err(e) => {
@@ -445,9 +424,6 @@ enum Round {
     Fetched(Fetched),
     More(Vec<Part>),
 }
-
-/// Stands in for the module of an exchange this version does not support; never called.
-static EXCHANGE_PLACEHOLDER: &dyn Exchange = &super::okx::Okx;
 
 /// Canned answers and a driver loop, for this module's tests and the exchange modules'.
 #[cfg(test)]
