@@ -118,6 +118,9 @@ pub struct Settings {
     /// Where exchange requests go; `None` is the app's own origin.
     #[serde(default)]
     pub proxy_url: Option<String>,
+    /// Privacy mode: every amount and value is masked on screen.
+    #[serde(default)]
+    pub privacy: bool,
 }
 
 impl Settings {
@@ -162,6 +165,7 @@ impl Default for Settings {
         Self {
             auto_lock_minutes: 15,
             proxy_url: None,
+            privacy: false,
         }
     }
 }

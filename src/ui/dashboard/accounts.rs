@@ -6,11 +6,13 @@ use holdix_core::exchange::exchange;
 use holdix_core::portfolio::{self, format_usd, Account};
 use leptos::prelude::*;
 
+use super::shown;
 use crate::ui::use_ctx;
 
 #[component]
 pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
-    let p = use_ctx().portfolio;
+    let ctx = use_ctx();
+    let p = ctx.portfolio;
     // An account a connection's exchange always has, or one it turned out to have (a Bybit
     // classic account's Spot and Derivatives wallets).
     let has = move |c: &crate::ui::portfolio::ConnectionSummary, a: Account| {
@@ -53,7 +55,7 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                         } else if unreadable.iter().any(|(id, x)| *id == c.id && *x == a) {
                                             "not readable".to_string()
                                         } else {
-                                            format_usd(v.by_account.get(&(c.id.clone(), a)).copied().unwrap_or_default())
+                                            shown(ctx, format_usd(v.by_account.get(&(c.id.clone(), a)).copied().unwrap_or_default()))
                                         }
                                     };
                                     let total = v.by_connection.get(&c.id).copied().unwrap_or_default();
@@ -63,7 +65,7 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                             {columns.get().into_iter().map(|a| view! {
                                                 <td class="num" data-testid=format!("account-{}-{}", c.label, a.key())>{cell(a)}</td>
                                             }).collect_view()}
-                                            <td class="num"><strong>{format_usd(total)}</strong></td>
+                                            <td class="num"><strong>{shown(ctx, format_usd(total))}</strong></td>
                                         </tr>
                                     }
                                 })

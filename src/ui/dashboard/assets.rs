@@ -3,6 +3,8 @@
 
 use holdix_core::portfolio::{self, format_amount, format_usd, AssetRow};
 use leptos::prelude::*;
+
+use super::shown;
 use rust_decimal::Decimal;
 
 /// Holdings worth less than this are "dust", hidden unless asked for.
@@ -17,7 +19,8 @@ enum SortBy {
 
 #[component]
 pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
-    let p = crate::ui::use_ctx().portfolio;
+    let ctx = crate::ui::use_ctx();
+    let p = ctx.portfolio;
     // Which exchange priced an asset, where the sources disagree by more than 1 %.
     let note = move |asset: &str| {
         p.snapshot
@@ -82,9 +85,9 @@ pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                                 {r.asset.clone()}
                                                 {note(&r.asset).map(|n| view! { <span class="muted price-note" data-testid=format!("price-note-{}", r.asset)>{n}</span> })}
                                             </th>
-                                            <td class="num">{format_amount(r.amount)}</td>
+                                            <td class="num">{shown(ctx, format_amount(r.amount))}</td>
                                             <td class="num">{r.price.map(format_amount).map(|p| format!("${p}")).unwrap_or_else(|| "no price".into())}</td>
-                                            <td class="num">{r.value.map(format_usd).unwrap_or_else(|| "—".into())}</td>
+                                            <td class="num">{r.value.map(|v| shown(ctx, format_usd(v))).unwrap_or_else(|| "—".into())}</td>
                                             <td class="num">{r.share.map(|s| format!("{s}%")).unwrap_or_default()}</td>
                                         </tr>
                                     }

@@ -9,3 +9,38 @@ mod positions;
 mod summary;
 
 pub use summary::Dashboard;
+
+use leptos::prelude::*;
+
+use crate::ui::Ctx;
+
+/// What privacy mode shows instead of an amount or a value: one fixed width whatever the
+/// number (a blur would keep its length). Percentages, prices and shapes stay.
+const MASK: &str = "••••••";
+
+/// Privacy mode is on (reactive).
+fn private(ctx: Ctx) -> bool {
+    ctx.settings.with(|s| s.privacy)
+}
+
+/// `text`, or the mask in privacy mode (reactive).
+fn shown(ctx: Ctx, text: String) -> String {
+    if private(ctx) {
+        MASK.into()
+    } else {
+        text
+    }
+}
+
+/// Turns privacy mode on or off and keeps the choice in the encrypted settings.
+fn toggle_privacy(ctx: Ctx) {
+    ctx.spawn(async move {
+        let Some(session) = ctx.session() else { return };
+        let mut settings = session.settings.clone();
+        settings.privacy = !settings.privacy;
+        match session.save_settings(settings).await {
+            Ok(next) => ctx.set_session(next),
+            Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
+        }
+    });
+}

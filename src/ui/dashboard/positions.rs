@@ -4,6 +4,7 @@ use holdix_core::portfolio::{format_amount, Side};
 use leptos::prelude::*;
 use rust_decimal::Decimal;
 
+use super::shown;
 use crate::ui::use_ctx;
 
 fn opt(value: Option<Decimal>) -> String {
@@ -12,7 +13,8 @@ fn opt(value: Option<Decimal>) -> String {
 
 #[component]
 pub fn Positions() -> impl IntoView {
-    let p = use_ctx().portfolio;
+    let ctx = use_ctx();
+    let p = ctx.portfolio;
     let positions = move || {
         p.snapshot
             .with(|s| s.as_ref().map(|s| s.positions.clone()).unwrap_or_default())
@@ -46,10 +48,10 @@ pub fn Positions() -> impl IntoView {
                                             <tr data-testid=format!("position-{}", x.instrument)>
                                                 <th scope="row">{x.instrument.clone()}" "<span class="muted">{x.kind.clone()}</span></th>
                                                 <td class=format!("side {}", side.to_ascii_lowercase())>{side}</td>
-                                                <td class="num">{format_amount(x.size)}</td>
+                                                <td class="num">{shown(ctx, format_amount(x.size))}</td>
                                                 <td class="num">{opt(x.entry)}</td>
                                                 <td class="num">{opt(x.mark)}</td>
-                                                <td class="num">{opt(x.pnl)}</td>
+                                                <td class="num">{shown(ctx, opt(x.pnl))}</td>
                                                 <td class="num">{x.leverage.map(|l| format!("{}×", format_amount(l))).unwrap_or_else(|| "—".into())}</td>
                                                 <td class="num">{opt(x.liquidation)}</td>
                                                 <td>{x.margin_mode.clone()}</td>

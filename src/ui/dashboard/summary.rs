@@ -9,6 +9,7 @@ use super::accounts::Accounts;
 use super::assets::Assets;
 use super::connections::Connections;
 use super::positions::Positions;
+use super::{private, shown, toggle_privacy};
 use crate::ui::connect::ConnectDialog;
 use crate::ui::portfolio::{refresh, ConnStatus};
 use crate::ui::use_ctx;
@@ -30,12 +31,20 @@ pub fn Dashboard() -> impl IntoView {
         })
     });
     let has_connections = move || p.connections.with(|c| !c.is_empty());
+    // Alt+Shift+H toggles privacy mode from anywhere on the dashboard.
+    let keys = window_event_listener(leptos::ev::keydown, move |e| {
+        if e.alt_key() && e.shift_key() && e.code() == "KeyH" {
+            e.prevent_default();
+            toggle_privacy(ctx);
+        }
+    });
+    on_cleanup(move || keys.remove());
     view! {
         <section class="card summary" data-testid="dashboard">
             <div class="summary-head">
                 <div>
                     <p class="muted">"Total value"</p>
-                    <p class="total" data-testid="total">{move || format_usd(valuation.with(|v| v.total))}</p>
+                    <p class="total" data-testid="total">{move || shown(ctx, format_usd(valuation.with(|v| v.total)))}</p>
                     <p class="muted" data-testid="as-of">
                         {move || {
                             let as_of = p.snapshot.with(|s| s.as_ref().filter(|s| s.as_of_ms > 0).map(|s| as_of_text(s.as_of_ms)));
@@ -48,6 +57,17 @@ pub fn Dashboard() -> impl IntoView {
                     </p>
                 </div>
                 <div class="actions">
+                    <button
+                        type="button"
+                        class="secondary"
+                        data-testid="privacy"
+                        aria-pressed=move || private(ctx).to_string()
+                        aria-keyshortcuts="Alt+Shift+H"
+                        title="Alt+Shift+H"
+                        on:click=move |_| toggle_privacy(ctx)
+                    >
+                        {move || if private(ctx) { "Show amounts" } else { "Hide amounts" }}
+                    </button>
                     <Show when=has_connections>
                         <button
                             type="button"
