@@ -215,7 +215,7 @@ mod tests {
         while t <= NOW {
             h.push(at(t, "1"));
             // Compacted as the app would, now and then (daily), and at the end.
-            if (t - start) % DAY_MS == 0 {
+            if (t - start).is_multiple_of(DAY_MS) {
                 compact(&mut h, t);
             }
             t += 5 * MIN;

@@ -3,6 +3,7 @@
 //! the history and chart views can land beside them.
 
 mod accounts;
+mod allocation;
 mod assets;
 mod connections;
 mod positions;

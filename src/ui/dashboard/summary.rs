@@ -6,6 +6,7 @@ use holdix_core::portfolio::{self, format_usd};
 use leptos::prelude::*;
 
 use super::accounts::Accounts;
+use super::allocation::Allocation;
 use super::assets::Assets;
 use super::connections::Connections;
 use super::positions::Positions;
@@ -122,6 +123,7 @@ pub fn Dashboard() -> impl IntoView {
         {move || ctx.connecting.get().then(|| view! { <ConnectDialog /> })}
         <Show when=has_connections>
             <Accounts valuation=valuation />
+            <Allocation valuation=valuation />
             <Assets valuation=valuation />
             <Positions />
             <Connections />

@@ -1,0 +1,132 @@
+// The dashboard's views of the whole portfolio: allocation (by asset, exchange and kind of
+// account, the same numbers as the tables), and privacy mode as a user sharing their screen
+// would use it: one button (or Alt+Shift+H) masks every amount and value with the same
+// fixed-width mask, keeps percentages and prices, and stays on across lock and unlock (it is
+// kept in the encrypted settings).
+import { test, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  launch, openApp, assertNoProblems, unlock, readAllStorage, assertAbsent, PASSWORD,
+  assertNoCspViolations, faults, createAndConnect, key, binanceKey, bybitKey, whitebitKey, connect,
+} from './lib.mjs';
+
+const SIM = process.env.HOLDIX_SIM_URL;
+const MASK = '••••••';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+afterEach(assertNoCspViolations);
+beforeEach(async () => {
+  await faults({});
+  assert.equal((await fetch(`${SIM}/__sim/reset`, { method: 'POST' })).status, 204);
+});
+
+// What OKX demo key 1 shows (okx.test.mjs checks these figures) that is not also part of a
+// price: the total, each account, asset amounts and values, a position's unrealized PnL.
+// (Cells that are also in prices, such as BTC's 0.5, are checked cell by cell below.)
+const AMOUNTS = [
+  '60,286.50', '57,032.50', '2,104.00', '1,150.00', '48,500.25', '1,550.75', '481.00', '650.00',
+  '49.85',
+];
+
+/** Everything a reader or a screen reader gets: the page text and the accessibility tree. */
+async function everything(page) {
+  return `${await page.locator('body').innerText()}\n${await page.locator('body').ariaSnapshot()}`;
+}
+
+test('privacy mode masks every amount, keeps percentages, and survives lock and unlock', async () => {
+  const { context, page } = await openApp(browser);
+  await createAndConnect(page);
+  const privacy = page.getByTestId('privacy');
+  assert.equal(await privacy.getAttribute('aria-pressed'), 'false');
+  const before = await everything(page);
+  for (const a of AMOUNTS) assert.ok(before.includes(a), `${a} is shown before privacy mode`);
+
+  await privacy.click();
+  await page.getByTestId('total').getByText(MASK, { exact: true }).waitFor();
+  assert.equal(await privacy.getAttribute('aria-pressed'), 'true');
+  assert.equal(await privacy.innerText(), 'Show amounts');
+  const hidden = await everything(page);
+  for (const a of AMOUNTS) assert.ok(!hidden.includes(a), `${a} is masked`);
+  assert.equal(await page.getByTestId('account-OKX-trading').innerText(), MASK);
+  const row = async (asset) => (await page.getByTestId(`asset-${asset}`).innerText()).split('\t').map((s) => s.trim());
+  // Amount and value masked; the price and the share stay.
+  assert.deepEqual(await row('BTC'), ['BTC', MASK, '$97,000.5', MASK, '80.45%']);
+  assert.deepEqual(await row('XYZ'), ['XYZ', MASK, 'no price', '—', '']);
+  const pos = (await page.getByTestId('position-ETH-USDT-SWAP').innerText()).split('\t').map((s) => s.trim());
+  assert.deepEqual(pos, ['ETH-USDT-SWAP SWAP', 'Short', MASK, '3,500', '3,400.3', MASK, '3×', '4,550.1', 'isolated']);
+
+  // Locked and unlocked: still masked (the choice is in the encrypted settings).
+  await page.getByTestId('lock').click();
+  await unlock(page, PASSWORD);
+  await page.getByTestId('total').getByText(MASK, { exact: true }).waitFor();
+  await page.getByTestId('status-OKX').getByText('Up to date').waitFor();
+  const relocked = await everything(page);
+  for (const a of AMOUNTS) assert.ok(!relocked.includes(a), `${a} stays masked after unlocking`);
+  const k = key(1);
+  assertAbsent(await readAllStorage(page), [k.secret, k.passphrase, PASSWORD]);
+
+  // Alt+Shift+H shows the amounts again.
+  await page.keyboard.press('Alt+Shift+KeyH');
+  await page.getByTestId('total').getByText('$60,286.50', { exact: true }).waitFor();
+  assert.equal(await privacy.getAttribute('aria-pressed'), 'false');
+  assertNoProblems(page);
+  await context.close();
+});
+
+const usd = (text) => Number(text.replace(/[$,]/g, ''));
+
+test('allocation by asset, exchange and account: the same numbers as the tables', async () => {
+  const { context, page } = await openApp(browser);
+  await createAndConnect(page);
+  for (const [k, label] of [[binanceKey(1), 'Binance'], [bybitKey(1), 'Bybit'], [whitebitKey(1), 'WhiteBIT']]) {
+    await connect(page, k);
+    await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();
+  }
+  const cell = async (id, i) => (await page.getByTestId(id).locator('td').nth(i).innerText()).trim();
+  const total = usd(await page.getByTestId('total').innerText());
+
+  // By asset (the default): the eight largest as in the assets table, then "Other".
+  const rows = page.getByTestId('allocation').locator('tbody tr');
+  const labels = await rows.locator('th').allInnerTexts();
+  assert.equal(labels.length, 9, `eight assets and Other: ${labels}`);
+  assert.equal(labels[8], 'Other');
+  const assets = await page.getByTestId('assets').locator('tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => tr.dataset.testid.replace(/^asset-/, '')));
+  assert.deepEqual(labels.slice(0, 8), assets.slice(0, 8));
+  let sum = 0;
+  for (const label of labels) {
+    const value = await cell(`allocation-${label}`, 0);
+    if (label !== 'Other') assert.equal(value, await cell(`asset-${label}`, 2), label);
+    sum += usd(value);
+  }
+  // (Each part shown rounded to the cent.)
+  assert.ok(Math.abs(sum - total) <= 0.005 * labels.length + 1e-9, `the parts add up to the total: ${sum} vs ${total}`);
+  assert.equal(await cell('allocation-BTC', 1), await cell('asset-BTC', 3), 'the share is the assets table\'s');
+
+  // By exchange: each exchange's value is its connection's total in the accounts table.
+  await page.getByTestId('allocation-by').selectOption('Exchange');
+  await page.getByTestId('allocation-OKX').waitFor();
+  for (const label of ['OKX', 'Binance', 'Bybit', 'WhiteBIT']) {
+    const rowTotal = (await page.getByTestId(`account-row-${label}`).locator('td').last().innerText()).trim();
+    assert.equal(await cell(`allocation-${label}`, 0), rowTotal, label);
+  }
+  assert.equal(await page.getByTestId('allocation').locator('thead th').first().innerText(), 'Exchange');
+
+  // By kind of account: OKX's and Bybit's trading accounts and Binance's and WhiteBIT's spot
+  // wallets are one kind.
+  await page.getByTestId('allocation-by').selectOption('Account');
+  let spot = 0;
+  for (const id of ['account-OKX-trading', 'account-Binance-spot', 'account-Bybit-trading', 'account-WhiteBIT-spot']) {
+    spot += usd(await page.getByTestId(id).innerText());
+  }
+  // (Four cells, each shown rounded to the cent: their sum may be a cent off the exact one.)
+  const kind = usd(await cell('allocation-Spot & trading', 0));
+  assert.ok(Math.abs(kind - spot) <= 0.02 + 1e-9, `${kind} vs ${spot}`);
+  const shares = await page.getByTestId('allocation').locator('tbody tr td:nth-child(3)').allInnerTexts();
+  const percent = shares.reduce((a, s) => a + Number(s.replace('%', '')), 0);
+  assert.ok(Math.abs(percent - 100) < 0.05, `shares add up to 100 %: ${percent}`);
+  assertNoProblems(page);
+  await context.close();
+});
