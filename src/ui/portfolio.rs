@@ -66,7 +66,9 @@ impl PortfolioState {
         self.refreshing.set(false);
         self.offline.set(false);
         self.problem.set(None);
-        self.fetcher.set_value(None);
+        // The fetcher stays: it holds only the proxy's address and each exchange host's
+        // clock, with the last time handed to a signed request there, which must keep
+        // increasing across a lock (WhiteBIT refuses a nonce it has seen).
     }
 
     /// The fetcher for the configured proxy (the app's own origin by default).

@@ -28,14 +28,33 @@ pub const MAX_PAUSE_MS: u64 = 10_000;
 /// An exchange host's clock: exchange and proxy route.
 pub type ClockKey = (ExchangeId, &'static str);
 
-/// Clock offsets (exchange time − local time, ms) per host. (A few hosts: a list, which
-/// costs the wasm bundle less than a map.)
+/// Clock offsets (exchange time − local time, ms) per host, and the last exchange time
+/// handed to a signed request on each host. (A few hosts: lists, which cost the wasm bundle
+/// less than maps.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Clocks(Vec<(ClockKey, i64)>);
+pub struct Clocks(Vec<(ClockKey, i64)>, Vec<(ClockKey, i64)>);
+
+/// How far ahead of a host's clock the times handed out may run to stay unique.
+const AHEAD_MS: i64 = 5_000;
 
 impl Clocks {
     pub fn offset(&self, key: ClockKey) -> Option<i64> {
         self.0.iter().find(|(k, _)| *k == key).map(|(_, o)| *o)
+    }
+
+    /// The exchange time for the next signed request on a host: `now` on its clock, or just
+    /// after the last one handed out there — so every request of a host gets its own,
+    /// increasing millisecond even when a new measurement moves the clock back (WhiteBIT
+    /// takes it as a nonce that must be unique). Never more than [`AHEAD_MS`] ahead.
+    pub fn next_time(&mut self, key: ClockKey, now: i64) -> i64 {
+        let last = self.1.iter().find(|(k, _)| *k == key).map(|(_, t)| *t);
+        let time = match last {
+            Some(t) if t >= now && t - now < AHEAD_MS => t + 1,
+            _ => now,
+        };
+        self.1.retain(|(k, _)| *k != key);
+        self.1.push((key, time));
+        time
     }
 
     /// Records a measurement: the server's time against the local time halfway through the
@@ -210,6 +229,7 @@ impl<'a> Run<'a> {
             }
             let now = now_ms + self.clocks.offset(job.clock).unwrap_or_default();
             for part in std::mem::take(&mut job.todo) {
+                let now = self.clocks.next_time(job.clock, now);
                 let request = match job.goal {
                     Goal::Permission => job.exchange.permission_request(job.conn, now),
                     Goal::Holdings => job.exchange.request(job.conn, &part, now),
@@ -563,13 +583,16 @@ mod tests {
             }
             okx_answer(req)
         });
-        // Local 1000 ms: the global host +60 s, the EEA host +30 s.
+        // Local 1000 ms: the global host +60 s, the EEA host +30 s; each request of a host a
+        // millisecond of its own.
+        let ms = |host: &'static str, base: &str| {
+            (0..4)
+                .map(|i| (host, format!("1970-01-01T00:{base}.00{i}Z")))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             stamps.into_iter().collect::<Vec<_>>(),
-            vec![
-                ("okx", "1970-01-01T00:01:01.000Z".to_string()),
-                ("okx-eea", "1970-01-01T00:00:31.000Z".to_string())
-            ]
+            [ms("okx", "01:01"), ms("okx-eea", "00:31")].concat()
         );
     }
 
@@ -698,6 +721,24 @@ mod tests {
             results[0].1.as_ref().unwrap_err().kind,
             ErrorKind::Unreachable
         );
+    }
+
+    /// Each signed request of a host gets its own, increasing exchange time, also after a
+    /// new measurement moved the clock back (up to 5 s); a clock far behind the last time
+    /// handed out starts over from it.
+    #[test]
+    fn every_signed_request_of_a_host_gets_its_own_time() {
+        let mut clocks = Clocks::default();
+        let wb = (ExchangeId::Whitebit, "whitebit");
+        let okx = (ExchangeId::Okx, "okx");
+        assert_eq!(clocks.next_time(wb, 1_000), 1_000);
+        assert_eq!(clocks.next_time(wb, 1_000), 1_001);
+        assert_eq!(clocks.next_time(okx, 1_000), 1_000, "each host on its own");
+        // Measured again, 400 ms further back.
+        assert_eq!(clocks.next_time(wb, 601), 1_002);
+        assert_eq!(clocks.next_time(wb, 5_000), 5_000);
+        // Far behind (a clock that was 6 s ahead, corrected).
+        assert_eq!(clocks.next_time(wb, -1_000), -1_000);
     }
 
     #[test]
