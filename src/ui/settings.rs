@@ -6,6 +6,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::dashboard::change_settings;
 use super::portfolio::went_offline;
 use super::use_ctx;
 use super::vault::{EraseVault, PasswordField};
@@ -17,6 +18,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <h1>"Settings"</h1>
         <AutoLock />
+        <SmallBalances />
         <Proxy />
         <StorageStatus />
         <ChangePassword />
@@ -62,6 +64,37 @@ fn AutoLock() -> impl IntoView {
                                     {label}
                                 </option>
                             }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+            <p class="muted" role="status">{move || status.get()}</p>
+        </section>
+    }
+}
+
+/// The small-balance threshold: assets worth less are behind "Show small balances".
+#[component]
+fn SmallBalances() -> impl IntoView {
+    let ctx = use_ctx();
+    let status = RwSignal::new(None::<String>);
+    let change = move |ev: leptos::ev::Event| {
+        let Ok(dust) = event_target_value(&ev).parse() else {
+            return;
+        };
+        status.set(None);
+        change_settings(ctx, move |s| s.dust_usd = dust, status);
+    };
+    view! {
+        <section class="card">
+            <h2>"Small balances"</h2>
+            <div class="field">
+                <label for="dust">"Hide assets worth less than"</label>
+                <select id="dust" on:change=change data-testid="dust">
+                    {Settings::DUST_CHOICES
+                        .into_iter()
+                        .map(|d| view! {
+                            <option value=d selected=move || ctx.settings.with(|s| s.dust_usd.to_string() == d)>{format!("${d}")}</option>
                         })
                         .collect_view()}
                 </select>

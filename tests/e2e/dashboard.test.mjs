@@ -130,3 +130,39 @@ test('allocation by asset, exchange and account: the same numbers as the tables'
   assertNoProblems(page);
   await context.close();
 });
+
+test('the small-balance threshold is a setting: the assets under it are behind the toggle', async () => {
+  const { context, page } = await openApp(browser);
+  await createAndConnect(page);
+  // WhiteBIT's demo account holds 12 TRX ($4.20) and 20,000 SHIB ($0.40).
+  await connect(page, whitebitKey(1));
+  await page.getByTestId('status-WhiteBIT').getByText('Up to date').waitFor();
+  const label = () => page.getByTestId('show-dust').locator('xpath=..').innerText();
+  // Every asset and its value, with small balances shown.
+  await page.getByTestId('show-dust').check();
+  const all = await page.getByTestId('assets').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [
+    tr.dataset.testid.replace(/^asset-/, ''), tr.querySelectorAll('td')[2].innerText.trim(),
+  ]));
+  const worth = (v) => (v === '—' ? null : Number(v.replace(/[$,]/g, '')));
+  const under = (limit) => all.filter(([, v]) => worth(v) !== null && worth(v) < limit).map(([a]) => a);
+  await page.getByTestId('show-dust').uncheck();
+  assert.match(await label(), new RegExp(`^Show small balances \\(under \\$1\\): ${under(1).length}$`));
+
+  // $100 in Settings: exactly the assets worth less are hidden, and counted.
+  await page.getByRole('button', { name: 'Settings' }).click();
+  assert.equal(await page.getByTestId('dust').inputValue(), '1', 'the default is $1');
+  await page.getByTestId('dust').selectOption('100');
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  const hidden = under(100);
+  assert.deepEqual(under(1), ['SHIB']);
+  assert.deepEqual(hidden, ['TRX', 'SHIB'], JSON.stringify(all));
+  assert.match(await label(), new RegExp(`^Show small balances \\(under \\$100\\): ${hidden.length}$`));
+  for (const asset of hidden) assert.equal(await page.getByTestId(`asset-${asset}`).count(), 0, asset);
+  // Kept in the encrypted settings: still $100 after locking.
+  await page.getByTestId('lock').click();
+  await unlock(page, PASSWORD);
+  await page.getByTestId('status-WhiteBIT').getByText('Up to date').waitFor();
+  assert.match(await label(), /under \$100\)/);
+  assertNoProblems(page);
+  await context.close();
+});

@@ -46,19 +46,22 @@ test('connect WhiteBIT: told what WhiteBIT cannot check, then every balance and 
   await connect(page, whitebitKey(1));
   await page.getByTestId('status-WhiteBIT').getByText('Up to date').waitFor();
 
-  // At WhiteBIT's own prices (BTC 97,100, ETH 3,402, WBT 25.50). Main: 0.05 BTC + 1,200 USDT;
-  // Spot: 0.12 BTC (0.02 in orders) + 0.5 ETH + 50 WBT; Collateral: 2,000 USDT + 0.01 BTC +
+  // At WhiteBIT's own prices (BTC 97,100, ETH 3,402, WBT 25.50, TRX 0.35, SHIB 0.00002).
+  // Main: 0.05 BTC + 1,200 USDT; Spot: 0.12 BTC (0.02 in orders) + 0.5 ETH + 50 WBT + 12 TRX
+  // ($4.20) + 20,000 SHIB ($0.40, a small balance); Collateral: 2,000 USDT + 0.01 BTC +
   // the positions' 139.75 USDT unrealized PnL; Earn: 3,000 USDT + 1.5 ETH active (the closed
   // USDC investment is not counted).
   assert.equal(await text(page, 'account-WhiteBIT-main'), '$6,055.00');
-  assert.equal(await text(page, 'account-WhiteBIT-spot'), '$14,628.00');
+  assert.equal(await text(page, 'account-WhiteBIT-spot'), '$14,632.60');
   assert.equal(await text(page, 'account-WhiteBIT-collateral'), '$3,110.75');
   assert.equal(await text(page, 'account-WhiteBIT-earn'), '$8,103.00');
-  assert.equal(await text(page, 'total'), '$31,896.75');
+  assert.equal(await text(page, 'total'), '$31,901.35');
   const row = async (asset) => (await page.getByTestId(`asset-${asset}`).innerText()).split('\t').map((s) => s.trim());
   assert.deepEqual((await row('BTC')).slice(0, 2), ['BTC', '0.18']);
   assert.deepEqual((await row('WBT')).slice(0, 2), ['WBT', '50']);
   assert.equal(await page.getByTestId('asset-XLM').count(), 0, 'zero balances are not assets');
+  assert.deepEqual((await row('TRX')).slice(0, 2), ['TRX', '12']);
+  assert.equal(await page.getByTestId('asset-SHIB').count(), 0, 'under $1: behind "Show small balances"');
   assert.equal(await page.getByTestId('asset-USDC').count(), 0, 'a closed investment is not a holding');
 
   const positions = page.getByTestId('positions');
@@ -110,7 +113,7 @@ test('every WhiteBIT refusal is explained at its field, and nothing is saved', a
   await faults({ clock_offset_ms: 60_000 });
   await connect(page, whitebitKey(5), { region: 'eu', label: 'WhiteBIT EU' });
   await page.getByTestId('status-WhiteBIT EU').getByText('Up to date').waitFor();
-  assert.equal(await text(page, 'total'), '$31,896.75');
+  assert.equal(await text(page, 'total'), '$31,901.35');
   assert.match(await text(page, 'connection-info-WhiteBIT EU'), /^WhiteBIT · eu · /);
   await faults({});
   assertNoProblems(page, { httpErrors: true });
@@ -128,13 +131,13 @@ test('a key without Smart-Flex, and one without the Main balance: each said plai
     await text(page, 'unreadable-No flex-earn'),
     'No flex Earn is not readable with this key, so it is not in the total. On WhiteBIT, edit the API key and allow the endpoint /api/v4/main-account/smart-flex/investments (if WhiteBIT says lending API access is not enabled for your account, its support can enable it) (the key stays read-only), then refresh.',
   );
-  assert.equal(await text(page, 'total'), '$23,793.75', 'everything but Earn');
+  assert.equal(await text(page, 'total'), '$23,798.35', 'everything but Earn');
 
   // Only the trade balance allowed: Connect's check passes (it reads the trade balance), the
   // refresh names the endpoint to add, and the other connection's data stays.
   await connect(page, whitebitKey(6), { label: 'Trade only' });
   await page.getByTestId('status-Trade only').getByText(/^This key may not call \/api\/v4\/main-account\/balance\. On WhiteBIT, edit the key's endpoint access and add/).waitFor();
-  assert.equal(await text(page, 'total'), '$23,793.75');
+  assert.equal(await text(page, 'total'), '$23,798.35');
   assertNoProblems(page, { httpErrors: true });
   await context.close();
 });
@@ -151,15 +154,15 @@ test('OKX, Binance, Bybit and WhiteBIT together: one total, one refresh, one pri
   await connect(page, whitebitKey(1));
   await page.getByTestId('status-WhiteBIT').getByText('Up to date').waitFor();
   // The three as before ($122,387.20); WhiteBIT at OKX's prices, first in the book (0.18 BTC
-  // at 97,000.5, 2 ETH at 3,400.25), WBT at WhiteBIT's 25.50 (only WhiteBIT lists it), and
-  // 6,339.75 USDT: $31,875.34. Spot: 11,640.06 + 1,700.125 + 1,275 = 14,615.185, shown to
-  // the cent as every amount is (half to even).
-  assert.equal(await text(page, 'account-WhiteBIT-spot'), '$14,615.18');
-  assert.equal(await text(page, 'total'), '$154,262.54');
+  // at 97,000.5, 2 ETH at 3,400.25), WBT, TRX and SHIB at WhiteBIT's prices (only WhiteBIT
+  // lists them), and 6,339.75 USDT: $31,879.94. Spot: 11,640.06 + 1,700.125 + 1,275 + 4.20 +
+  // 0.40 = 14,619.785, shown to the cent as every amount is (half to even).
+  assert.equal(await text(page, 'account-WhiteBIT-spot'), '$14,619.78');
+  assert.equal(await text(page, 'total'), '$154,267.14');
 
   // One batch for all four exchanges, then one for Bybit's second page of positions.
   assert.equal(await refreshCountingBatches(page, 'WhiteBIT'), 2);
-  assert.equal(await text(page, 'total'), '$154,262.54');
+  assert.equal(await text(page, 'total'), '$154,267.14');
   const w = whitebitKey(1);
   const y = bybitKey(1);
   const b = binanceKey(1);

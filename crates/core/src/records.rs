@@ -121,10 +121,19 @@ pub struct Settings {
     /// Privacy mode: every amount and value is masked on screen.
     #[serde(default)]
     pub privacy: bool,
+    /// Assets worth less than this (USD) are "small balances", hidden unless asked for.
+    #[serde(default = "Settings::default_dust")]
+    pub dust_usd: rust_decimal::Decimal,
 }
 
 impl Settings {
     pub const AUTO_LOCK_CHOICES: [u32; 6] = [1, 5, 15, 30, 60, 240];
+    /// The small-balance thresholds offered, in USD.
+    pub const DUST_CHOICES: [&'static str; 6] = ["0", "0.1", "1", "5", "10", "100"];
+
+    fn default_dust() -> rust_decimal::Decimal {
+        rust_decimal::Decimal::ONE
+    }
 
     /// Checks a proxy address typed in Settings: empty means the app's own origin (`None`);
     /// otherwise `https://host[:port][/path]`, or `http://` for this computer only (browsers
@@ -166,6 +175,7 @@ impl Default for Settings {
             auto_lock_minutes: 15,
             proxy_url: None,
             privacy: false,
+            dust_usd: Self::default_dust(),
         }
     }
 }

@@ -1,14 +1,11 @@
 //! Every asset merged across accounts and connections: amount, price, value, share;
-//! sortable; balances under $1 behind a toggle.
+//! sortable; balances under the small-balance threshold (a setting, $1 by default) behind a
+//! toggle.
 
 use holdix_core::portfolio::{self, format_amount, format_usd, AssetRow};
 use leptos::prelude::*;
 
 use super::shown;
-use rust_decimal::Decimal;
-
-/// Holdings worth less than this are "dust", hidden unless asked for.
-const DUST_USD: Decimal = Decimal::ONE;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SortBy {
@@ -31,12 +28,13 @@ pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
     // Shown rows and the number of dust rows, computed once per change for both uses.
     let rows = Memo::new(move |_| {
         let mut rows: Vec<AssetRow> = valuation.with(|v| v.assets.clone());
+        let dust_usd = ctx.settings.with(|s| s.dust_usd);
         let dust = rows
             .iter()
-            .filter(|r| r.value.is_some_and(|x| x < DUST_USD))
+            .filter(|r| r.value.is_some_and(|x| x < dust_usd))
             .count();
         if !show_dust.get() {
-            rows.retain(|r| r.value.is_none_or(|x| x >= DUST_USD));
+            rows.retain(|r| r.value.is_none_or(|x| x >= dust_usd));
         }
         match sort.get() {
             SortBy::Value => {}
@@ -59,7 +57,7 @@ pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                 <label class="check">
                     <input type="checkbox" data-testid="show-dust" prop:checked=move || show_dust.get()
                         on:change=move |ev| show_dust.set(event_target_checked(&ev)) />
-                    {move || format!("Show small balances (under $1): {}", rows.with(|r| r.1))}
+                    {move || format!("Show small balances (under ${}): {}", ctx.settings.with(|s| s.dust_usd), rows.with(|r| r.1))}
                 </label>
             </div>
             <div class="table-wrap">

@@ -13,6 +13,8 @@ pub use summary::Dashboard;
 
 use leptos::prelude::*;
 
+use holdix_core::records::Settings;
+
 use crate::ui::Ctx;
 
 /// What privacy mode shows instead of an amount or a value: one fixed width whatever the
@@ -33,15 +35,25 @@ fn shown(ctx: Ctx, text: String) -> String {
     }
 }
 
-/// Turns privacy mode on or off and keeps the choice in the encrypted settings.
-fn toggle_privacy(ctx: Ctx) {
+/// Changes the settings and keeps them in the vault; on failure the old ones stay and
+/// `failed` hears why.
+pub fn change_settings(
+    ctx: Ctx,
+    change: impl FnOnce(&mut Settings) + 'static,
+    failed: RwSignal<Option<String>>,
+) {
     ctx.spawn(async move {
         let Some(session) = ctx.session() else { return };
         let mut settings = session.settings.clone();
-        settings.privacy = !settings.privacy;
+        change(&mut settings);
         match session.save_settings(settings).await {
             Ok(next) => ctx.set_session(next),
-            Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
+            Err(e) => failed.set(Some(ctx.report(e))),
         }
     });
+}
+
+/// Turns privacy mode on or off (kept in the encrypted settings).
+fn toggle_privacy(ctx: Ctx) {
+    change_settings(ctx, |s| s.privacy = !s.privacy, ctx.portfolio.problem);
 }
