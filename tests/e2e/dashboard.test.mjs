@@ -166,3 +166,24 @@ test('the small-balance threshold is a setting: the assets under it are behind t
   assertNoProblems(page);
   await context.close();
 });
+
+test('phone width: the dashboard with four exchanges has no horizontal scrolling; rows are cards', async () => {
+  const { context, page } = await openApp(browser, { viewport: { width: 390, height: 844 } });
+  await createAndConnect(page);
+  for (const [k, label] of [[binanceKey(1), 'Binance'], [bybitKey(1), 'Bybit'], [whitebitKey(1), 'WhiteBIT']]) {
+    await connect(page, k);
+    await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();
+  }
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone screen`);
+  const wide = await page.locator('.table-wrap').evaluateAll((wraps) => wraps
+    .filter((w) => w.scrollWidth > w.clientWidth)
+    .map((w) => `${w.querySelector('table')?.dataset.testid}: ${w.scrollWidth} > ${w.clientWidth}`));
+  assert.deepEqual(wide, [], 'no table scrolls sideways');
+  // Each value cell says what it is (the column headers are for screen readers only here).
+  const label = await page.getByTestId('asset-BTC').locator('td').nth(2)
+    .evaluate((td) => getComputedStyle(td, '::before').content);
+  assert.equal(label, '"Value"');
+  assertNoProblems(page);
+  await context.close();
+});

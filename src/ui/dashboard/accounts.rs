@@ -31,7 +31,7 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
         <section class="card">
             <h2>"Accounts"</h2>
             <div class="table-wrap">
-                <table data-testid="accounts">
+                <table class="cards" data-testid="accounts">
                     <thead>
                         <tr>
                             <th scope="col">"Connection"</th>
@@ -63,9 +63,9 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                         <tr data-testid=format!("account-row-{}", c.label)>
                                             <th scope="row">{c.label.clone()}</th>
                                             {columns.get().into_iter().map(|a| view! {
-                                                <td class="num" data-testid=format!("account-{}-{}", c.label, a.key())>{cell(a)}</td>
+                                                <td class="num" data-label=a.label() data-testid=format!("account-{}-{}", c.label, a.key())>{cell(a)}</td>
                                             }).collect_view()}
-                                            <td class="num"><strong>{shown(ctx, format_usd(total))}</strong></td>
+                                            <td class="num" data-label="Total"><strong>{shown(ctx, format_usd(total))}</strong></td>
                                         </tr>
                                     }
                                 })
