@@ -83,7 +83,7 @@ fn SmallBalances() -> impl IntoView {
             return;
         };
         status.set(None);
-        change_settings(ctx, move |s| s.dust_usd = dust, status);
+        change_settings(ctx, Box::new(move |s| s.dust_usd = dust), status);
     };
     view! {
         <section class="card">

@@ -55,8 +55,8 @@ pub fn Allocation(valuation: Memo<Valuation>) -> impl IntoView {
                         {move || slices().into_iter().map(|s| view! {
                             <tr data-testid=format!("allocation-{}", s.label)>
                                 <th scope="row">{s.label.clone()}</th>
-                                <td class="num" data-label="Value">{shown(ctx, format_usd(s.usd))}</td>
-                                <td class="num" data-label="Share">{format!("{}%", s.percent)}</td>
+                                <td class="num">{shown(ctx, format_usd(s.usd))}</td>
+                                <td class="num">{format!("{}%", s.percent)}</td>
                                 <td class="bar"><meter min="0" max="100" value=s.percent.to_string() aria-hidden="true"></meter></td>
                             </tr>
                         }).collect_view()}

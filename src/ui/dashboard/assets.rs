@@ -83,10 +83,10 @@ pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                                 {r.asset.clone()}
                                                 {note(&r.asset).map(|n| view! { <span class="muted price-note" data-testid=format!("price-note-{}", r.asset)>{n}</span> })}
                                             </th>
-                                            <td class="num" data-label="Amount">{shown(ctx, format_amount(r.amount))}</td>
-                                            <td class="num" data-label="Price">{r.price.map(format_amount).map(|p| format!("${p}")).unwrap_or_else(|| "no price".into())}</td>
-                                            <td class="num" data-label="Value">{r.value.map(|v| shown(ctx, format_usd(v))).unwrap_or_else(|| "—".into())}</td>
-                                            <td class="num" data-label="Share">{r.share.map(|s| format!("{s}%")).unwrap_or_default()}</td>
+                                            <td class="num">{shown(ctx, format_amount(r.amount))}</td>
+                                            <td class="num">{r.price.map(format_amount).map(|p| format!("${p}")).unwrap_or_else(|| "no price".into())}</td>
+                                            <td class="num">{r.value.map(|v| shown(ctx, format_usd(v))).unwrap_or_else(|| "—".into())}</td>
+                                            <td class="num">{r.share.map(|s| format!("{s}%")).unwrap_or_default()}</td>
                                         </tr>
                                     }
                                 })

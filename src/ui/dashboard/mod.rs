@@ -37,9 +37,10 @@ fn shown(ctx: Ctx, text: String) -> String {
 
 /// Changes the settings and keeps them in the vault; on failure the old ones stay and
 /// `failed` hears why.
+/// (Boxed: one copy of the save in the bundle, whoever calls.)
 pub fn change_settings(
     ctx: Ctx,
-    change: impl FnOnce(&mut Settings) + 'static,
+    change: Box<dyn FnOnce(&mut Settings)>,
     failed: RwSignal<Option<String>>,
 ) {
     ctx.spawn(async move {
@@ -55,5 +56,9 @@ pub fn change_settings(
 
 /// Turns privacy mode on or off (kept in the encrypted settings).
 fn toggle_privacy(ctx: Ctx) {
-    change_settings(ctx, |s| s.privacy = !s.privacy, ctx.portfolio.problem);
+    change_settings(
+        ctx,
+        Box::new(|s| s.privacy = !s.privacy),
+        ctx.portfolio.problem,
+    );
 }

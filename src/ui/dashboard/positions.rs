@@ -47,14 +47,14 @@ pub fn Positions() -> impl IntoView {
                                         view! {
                                             <tr data-testid=format!("position-{}", x.instrument)>
                                                 <th scope="row">{x.instrument.clone()}" "<span class="muted">{x.kind.clone()}</span></th>
-                                                <td data-label="Side" class=format!("side {}", side.to_ascii_lowercase())>{side}</td>
-                                                <td data-label="Size" class="num">{shown(ctx, format_amount(x.size))}</td>
-                                                <td data-label="Entry" class="num">{opt(x.entry)}</td>
-                                                <td data-label="Mark" class="num">{opt(x.mark)}</td>
-                                                <td data-label="Unrealized PnL" class="num">{shown(ctx, opt(x.pnl))}</td>
-                                                <td data-label="Leverage" class="num">{x.leverage.map(|l| format!("{}×", format_amount(l))).unwrap_or_else(|| "—".into())}</td>
-                                                <td data-label="Liq. price" class="num">{opt(x.liquidation)}</td>
-                                                <td data-label="Margin">{x.margin_mode.clone()}</td>
+                                                <td class=format!("side {}", side.to_ascii_lowercase())>{side}</td>
+                                                <td class="num">{shown(ctx, format_amount(x.size))}</td>
+                                                <td class="num">{opt(x.entry)}</td>
+                                                <td class="num">{opt(x.mark)}</td>
+                                                <td class="num">{shown(ctx, opt(x.pnl))}</td>
+                                                <td class="num">{x.leverage.map(|l| format!("{}×", format_amount(l))).unwrap_or_else(|| "—".into())}</td>
+                                                <td class="num">{opt(x.liquidation)}</td>
+                                                <td>{x.margin_mode.clone()}</td>
                                             </tr>
                                         }
                                     })
