@@ -1,4 +1,5 @@
-//! Settings: auto-lock, proxy address, storage, change password, erase vault.
+//! Settings: auto-lock, small balances, proxy address, storage, change password, erase vault;
+//! and the one way any screen changes the stored settings ([`change_settings`]).
 
 use holdix_core::password::{self, Strength};
 use holdix_core::records::Settings;
@@ -6,12 +7,30 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::dashboard::change_settings;
 use super::portfolio::went_offline;
-use super::use_ctx;
 use super::vault::{EraseVault, PasswordField};
+use super::{use_ctx, Ctx};
 use crate::browser::{next_paint, origin, persistent_storage, storage_usage};
 use crate::session::SessionError;
+
+/// Changes the settings and keeps them in the vault; on failure the old ones stay and
+/// `failed` hears why.
+/// (Boxed: one copy of the save in the bundle, whoever calls.)
+pub fn change_settings(
+    ctx: Ctx,
+    change: Box<dyn FnOnce(&mut Settings)>,
+    failed: RwSignal<Option<String>>,
+) {
+    ctx.spawn(async move {
+        let Some(session) = ctx.session() else { return };
+        let mut settings = session.settings.clone();
+        change(&mut settings);
+        match session.save_settings(settings).await {
+            Ok(next) => ctx.set_session(next),
+            Err(e) => failed.set(Some(ctx.report(e))),
+        }
+    });
+}
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {

@@ -13,8 +13,7 @@ pub use summary::Dashboard;
 
 use leptos::prelude::*;
 
-use holdix_core::records::Settings;
-
+use crate::ui::settings::change_settings;
 use crate::ui::Ctx;
 
 /// What privacy mode shows instead of an amount or a value: one fixed width whatever the
@@ -33,25 +32,6 @@ fn shown(ctx: Ctx, text: String) -> String {
     } else {
         text
     }
-}
-
-/// Changes the settings and keeps them in the vault; on failure the old ones stay and
-/// `failed` hears why.
-/// (Boxed: one copy of the save in the bundle, whoever calls.)
-pub fn change_settings(
-    ctx: Ctx,
-    change: Box<dyn FnOnce(&mut Settings)>,
-    failed: RwSignal<Option<String>>,
-) {
-    ctx.spawn(async move {
-        let Some(session) = ctx.session() else { return };
-        let mut settings = session.settings.clone();
-        change(&mut settings);
-        match session.save_settings(settings).await {
-            Ok(next) => ctx.set_session(next),
-            Err(e) => failed.set(Some(ctx.report(e))),
-        }
-    });
 }
 
 /// Turns privacy mode on or off (kept in the encrypted settings).

@@ -5,7 +5,8 @@
 //! **The seam.** Every exchange implements [`Exchange`] and is listed once in [`EXCHANGES`];
 //! the app, the Connect dialog and the dashboard use only this trait, picked by
 //! [`exchange`] from a connection's [`ExchangeId`]. A trait object (not an enum with a `match`
-//! in every method) so that adding an exchange is one module and one registry line, and the
+//! in every method) so that adding an exchange is one module, one registry line and one arm
+//! of [`exchange`] (the compiler asks for it), and the
 //! generic code (the [`refresh`] orchestration, the app's transport, the dialog) exists once in
 //! the wasm. An exchange module supplies:
 //! * its [`ConnectSpec`] (credential fields, regions, demo, help steps);

@@ -368,20 +368,20 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
     for (part, resp) in answers {
         match read(resp) {
             Ok(v) => results.push((part, v)),
-            Err(Refusal::Message(m))
-                if m.contains("permission to use this endpoint")
-                    && optional(part.name).is_some() =>
-            {
-                let account = optional(part.name).unwrap_or(Account::Earn);
-                if !fetched.unreadable.contains(&account) {
-                    fetched.unreadable.push(account);
+            Err(Refusal::Message(m)) if m.contains("permission to use this endpoint") => {
+                match optional(part.name) {
+                    Some(account) if !fetched.unreadable.contains(&account) => {
+                        fetched.unreadable.push(account);
+                    }
+                    Some(_) => {}
+                    None => return Err(explain(conn, part.name, &m)),
                 }
             }
             Err(r) => return Err(refusal(conn, part.name, r)),
         }
     }
-    let unreadable = fetched.unreadable.clone();
-    let readable = |p: &Part| optional(p.name).is_none_or(|a| !unreadable.contains(&a));
+    // An account is read whole or not at all (no Collateral without its summary).
+    results.retain(|(p, _)| optional(p.name).is_none_or(|a| !fetched.unreadable.contains(&a)));
     // The account's leverage and unrealized PnL (in USDT), from the summary.
     let summary = results
         .iter()
@@ -396,7 +396,7 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
         .transpose()?
         .flatten()
         .unwrap_or_default();
-    for (part, v) in results.iter().filter(|(p, _)| readable(p)) {
+    for (part, v) in &results {
         match part.name {
             "main" => balances(
                 id,
