@@ -100,3 +100,25 @@ pub async fn storage_usage() -> Option<f64> {
         .ok()?
         .as_f64()
 }
+
+/// Offers `bytes` as a file download named `name` (a Blob URL clicked from a detached link,
+/// revoked after the click: nothing leaves the browser).
+pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
+    let fail = |e: wasm_bindgen::JsValue| format!("The browser refused the download: {e:?}");
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob =
+        web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(fail)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let link: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(fail)?.unchecked_into();
+    link.set_href(&url);
+    link.set_download(name);
+    link.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}

@@ -30,7 +30,7 @@ fn seconds(header: Option<String>) -> Option<u64> {
 }
 
 /// How long one request may take before it counts as unreachable.
-const TIMEOUT_MS: i32 = 15_000;
+const TIMEOUT_MS: u32 = 15_000;
 
 /// Talks to exchanges through one proxy, keeping each exchange host's clock offset.
 #[derive(Clone)]
@@ -86,23 +86,12 @@ impl Fetcher {
         if !req.body.is_empty() {
             init.set_body(&JsValue::from_str(&req.body));
         }
-        let abort = web_sys::AbortController::new().map_err(|_| unreachable())?;
-        init.set_signal(Some(&abort.signal()));
+        // The browser's own timer aborts a request that takes too long (no callback of ours
+        // to keep alive or clear).
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS)));
         let request =
             web_sys::Request::new_with_str_and_init(&url, &init).map_err(|_| unreachable())?;
         let window = web_sys::window().ok_or_else(unreachable)?;
-        // The abort callback lives until the request settles, then is dropped with the timer
-        // cleared (a callback that never runs must not be leaked).
-        let on_timeout = {
-            let abort = abort.clone();
-            wasm_bindgen::closure::Closure::once(move || abort.abort())
-        };
-        let timer = window
-            .set_timeout_with_callback_and_timeout_and_arguments_0(
-                on_timeout.as_ref().unchecked_ref(),
-                TIMEOUT_MS,
-            )
-            .ok();
         let result = async {
             let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
                 .await
@@ -121,10 +110,6 @@ impl Fetcher {
             })
         }
         .await;
-        if let Some(id) = timer {
-            window.clear_timeout_with_handle(id);
-        }
-        drop(on_timeout);
         result
     }
 

@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use holdix_core::history::{self, Layout, Point};
 use holdix_core::records::{
     Connection, Settings, Snapshot, CONNECTION_PREFIX, SETTINGS_ID, SNAPSHOT_ID,
 };
@@ -250,9 +251,42 @@ impl Session {
         }
     }
 
-    pub async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), SessionError> {
-        let sealed = self.vault().seal_json(SNAPSHOT_ID, snapshot)?;
-        self.write(Batch::new().put(SNAPSHOT_ID, sealed)).await
+    /// Saves a refresh: the snapshot and history's changed records (see
+    /// `history::changes`), in one transaction: all of it lands, or none.
+    pub async fn save_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        history: history::Changes,
+    ) -> Result<(), SessionError> {
+        let mut batch =
+            Batch::new().put(SNAPSHOT_ID, self.vault().seal_json(SNAPSHOT_ID, snapshot)?);
+        for (id, json) in history.puts {
+            let sealed = self.vault().seal(&id, &json)?;
+            batch = batch.put(id, sealed);
+        }
+        for id in history.deletes {
+            batch = batch.delete(id);
+        }
+        self.write(batch).await
+    }
+
+    /// History's points, time-ordered, and what its records hold.
+    pub async fn history(&self) -> Result<(Vec<Point>, Layout), SessionError> {
+        let mut points = Vec::new();
+        let mut layout = Vec::new();
+        for (id, sealed) in self.store.records().await? {
+            if !id.starts_with(history::RECORD_PREFIX) {
+                continue;
+            }
+            let json = self.vault().open(&id, &sealed)?;
+            let record = history::decode(&json).map_err(|e| {
+                SessionError::Damaged(format!("The history record {id} cannot be read ({e})"))
+            })?;
+            layout.push((id, record.iter().map(|p| p.at_ms).collect()));
+            points.extend(record);
+        }
+        points.sort_by_key(|p| p.at_ms);
+        Ok((points, layout))
     }
 
     pub async fn connections(&self) -> Result<Vec<Connection>, SessionError> {

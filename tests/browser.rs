@@ -307,7 +307,10 @@ async fn a_write_with_a_retired_key_is_refused() {
         Some(SessionError::VaultChanged)
     );
     assert_eq!(
-        tab_b.save_snapshot(&snapshot_b).await.err(),
+        tab_b
+            .save_snapshot(&snapshot_b, Default::default())
+            .await
+            .err(),
         Some(SessionError::VaultChanged)
     );
     assert_eq!(
@@ -415,4 +418,49 @@ async fn deleted_or_replayed_records_are_damage() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("\"settings\" is missing"), "{err}");
+}
+
+/// History is stored sealed beside the snapshot, written with it in one transaction, read
+/// back in time order after a new unlock; compaction's deletes land with the same write.
+#[wasm_bindgen_test]
+async fn history_is_saved_with_the_snapshot_and_read_back() {
+    use holdix_core::history::{self, Point};
+    use holdix_core::records::Snapshot;
+    const DAY: u64 = 86_400_000;
+    let store = fresh("t-history").await;
+    let session = Session::create(store.clone(), "history password 1", FAST)
+        .await
+        .unwrap();
+    let point = |at_ms: u64, total: i64| Point {
+        at_ms,
+        total: total.into(),
+        connections: vec![("okx-1".into(), total.into())],
+        assets: vec![("BTC".into(), 1.into(), total.into())],
+    };
+    let now = 1_795_824_000_000;
+    let mut points = vec![point(now - 100 * DAY, 1), point(now - DAY, 2)];
+    let first = history::changes(&Vec::new(), &points, now - DAY, now - DAY);
+    let snapshot = Snapshot {
+        as_of_ms: now - DAY,
+        ..Snapshot::default()
+    };
+    session.save_snapshot(&snapshot, first).await.unwrap();
+    let dump = dump_storage().await.as_string().unwrap();
+    assert!(dump.contains("history/d"), "history has records of its own");
+    assert!(!dump.contains("okx-1"), "history is sealed");
+
+    // A new point, and the day-old point aged into a 30-day record.
+    let (_, layout) = session.history().await.unwrap();
+    history::add(&mut points, point(now + 90 * DAY, 3));
+    history::compact(&mut points, now + 90 * DAY);
+    let next = history::changes(&layout, &points, now + 90 * DAY, now + 90 * DAY);
+    assert_eq!(next.deletes.len(), 1);
+    session.save_snapshot(&snapshot, next).await.unwrap();
+
+    let again = Session::unlock(store.clone(), "history password 1")
+        .await
+        .unwrap();
+    let (read, layout) = again.history().await.unwrap();
+    assert_eq!(read, points);
+    assert_eq!(layout.len(), history::layout(&points, now + 90 * DAY).len());
 }

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use holdix_core::exchange::ErrorKind;
+use holdix_core::history::{self, Layout, Point};
+use holdix_core::portfolio;
 use holdix_core::records::{ExchangeId, Snapshot};
 use leptos::prelude::*;
 
@@ -43,6 +45,13 @@ pub struct PortfolioState {
     pub offline: RwSignal<bool>,
     /// A problem with the vault's portfolio data itself (not one connection's).
     pub problem: RwSignal<Option<String>>,
+    /// Value history, time-ordered (see `holdix_core::history`).
+    pub history: RwSignal<Vec<Point>>,
+    /// What history's stored records hold; `None` until history was read (a refresh before
+    /// that, or after history failed to read, adds no point rather than risk the records).
+    layout: StoredValue<Option<Layout>>,
+    /// When the last refresh started (Unix ms): auto-refresh counts from it.
+    last_attempt_ms: StoredValue<f64>,
     fetcher: StoredValue<Option<Fetcher>, LocalStorage>,
 }
 
@@ -55,6 +64,9 @@ impl PortfolioState {
             refreshing: RwSignal::new(false),
             offline: RwSignal::new(false),
             problem: RwSignal::new(None),
+            history: RwSignal::new(Vec::new()),
+            layout: StoredValue::new(None),
+            last_attempt_ms: StoredValue::new(0.0),
             fetcher: StoredValue::new_local(None),
         }
     }
@@ -66,6 +78,8 @@ impl PortfolioState {
         self.refreshing.set(false);
         self.offline.set(false);
         self.problem.set(None);
+        self.history.set(Vec::new());
+        self.layout.set_value(None);
         // The fetcher stays: it holds only the proxy's address and each exchange host's
         // clock, with the last time handed to a signed request there, which must keep
         // increasing across a lock (WhiteBIT refuses a nonce it has seen).
@@ -105,10 +119,35 @@ pub fn load_after_unlock(ctx: Ctx) {
             Ok(snapshot) => ctx.portfolio.snapshot.set(snapshot),
             Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
         }
+        match session.history().await {
+            Ok((points, layout)) => {
+                ctx.portfolio.history.set(points);
+                ctx.portfolio.layout.set_value(Some(layout));
+            }
+            Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
+        }
         drop(session);
         reload_connections(ctx).await;
         refresh(ctx).await;
+        auto_refresh(ctx).await;
     });
+}
+
+/// While unlocked: refreshes every `Settings.refresh_minutes` (off at 0), counted from the
+/// last refresh started; never while the tab is hidden, offline, or already refreshing.
+async fn auto_refresh(ctx: Ctx) {
+    let p = ctx.portfolio;
+    while ctx.session().is_some() {
+        sleep_ms(1_000).await;
+        let every_ms = f64::from(ctx.settings.with_untracked(|s| s.refresh_minutes)) * 60_000.0;
+        let due = p.last_attempt_ms.get_value() + every_ms <= js_sys::Date::now();
+        let visible = !web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden());
+        if every_ms > 0.0 && due && visible && !p.offline.get_untracked() && online() {
+            refresh(ctx).await;
+        }
+    }
 }
 
 /// Reads the connection list (without secrets) from the vault.
@@ -160,6 +199,7 @@ async fn refresh_now(ctx: Ctx) {
         return;
     }
     p.refreshing.set(true);
+    p.last_attempt_ms.set_value(js_sys::Date::now());
     p.statuses.set(
         connections
             .iter()
@@ -188,9 +228,28 @@ async fn refresh_now(ctx: Ctx) {
         })
         .collect();
     let previous = p.snapshot.get_untracked().unwrap_or_default();
-    if let Some(next) = previous.merge(&results, &book, unix_ms().max(0) as u64) {
-        if let Err(e) = session.save_snapshot(&next).await {
-            p.problem.set(Some(ctx.report(e)));
+    let now = unix_ms().max(0) as u64;
+    if let Some(next) = previous.merge(&results, &book, now) {
+        // The refresh's point, and history's records to rewrite, compacted as of now (none
+        // while history is unread: its records are not risked).
+        let mut points = p.history.get_untracked();
+        let changes = p.layout.with_value(Clone::clone).map(|saved| {
+            let point = Point::of(now, &portfolio::value(&next.holdings, &next.prices));
+            history::add(&mut points, point);
+            history::compact(&mut points, now);
+            history::changes(&saved, &points, now, now)
+        });
+        let layout = changes.as_ref().map(|c| c.layout.clone());
+        match session
+            .save_snapshot(&next, changes.unwrap_or_default())
+            .await
+        {
+            Ok(()) if layout.is_some() => {
+                p.history.set(points);
+                p.layout.set_value(layout);
+            }
+            Ok(()) => {}
+            Err(e) => p.problem.set(Some(ctx.report(e))),
         }
         p.snapshot.set(Some(next));
     }

@@ -37,7 +37,7 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <h1>"Settings"</h1>
         <AutoLock />
-        <SmallBalances />
+        <DashboardSettings />
         <Proxy />
         <StorageStatus />
         <ChangePassword />
@@ -92,9 +92,10 @@ fn AutoLock() -> impl IntoView {
     }
 }
 
-/// The small-balance threshold: assets worth less are behind "Show small balances".
+/// The dashboard's settings: how often it refreshes by itself, and the small-balance
+/// threshold (assets worth less are behind "Show small balances").
 #[component]
-fn SmallBalances() -> impl IntoView {
+fn DashboardSettings() -> impl IntoView {
     let ctx = use_ctx();
     let status = RwSignal::new(None::<String>);
     let change = move |ev: leptos::ev::Event| {
@@ -104,9 +105,30 @@ fn SmallBalances() -> impl IntoView {
         status.set(None);
         change_settings(ctx, Box::new(move |s| s.dust_usd = dust), status);
     };
+    let change_refresh = move |ev: leptos::ev::Event| {
+        let Ok(minutes) = event_target_value(&ev).parse() else {
+            return;
+        };
+        status.set(None);
+        change_settings(ctx, Box::new(move |s| s.refresh_minutes = minutes), status);
+    };
     view! {
         <section class="card">
-            <h2>"Small balances"</h2>
+            <h2>"Dashboard"</h2>
+            <div class="field">
+                <label for="auto-refresh">"Refresh by itself"</label>
+                <select id="auto-refresh" on:change=change_refresh data-testid="auto-refresh">
+                    {Settings::REFRESH_CHOICES
+                        .into_iter()
+                        .map(|m| view! {
+                            <option value=m.to_string() selected=move || ctx.settings.with(|s| s.refresh_minutes == m)>
+                                {match m { 0 => "Never".to_string(), 1 => "Every minute".into(), m => format!("Every {m} minutes") }}
+                            </option>
+                        })
+                        .collect_view()}
+                </select>
+                <p class="muted">"Only while Holdix is open, visible and online. Each refresh adds a point to the value history."</p>
+            </div>
             <div class="field">
                 <label for="dust">"Hide assets worth less than"</label>
                 <select id="dust" on:change=change data-testid="dust">

@@ -1,12 +1,14 @@
 //! Holdix's pure logic, with no web dependencies: the vault format and its crypto
 //! ([`vault`]), the typed records the vault stores ([`records`]), password advice
 //! ([`password`]), the exchange modules ([`exchange`], sans-IO: request building, signing,
-//! parsing, error explanations), portfolio math ([`portfolio`], [`allocation`]) and its
-//! history over time ([`history`]). Everything here is
+//! parsing, error explanations), portfolio math ([`portfolio`], [`allocation`]), its
+//! history over time ([`history`]) and the chart of it ([`chart`]). Everything here is
 //! tested natively against known answers.
 
 pub mod allocation;
+pub mod chart;
 pub mod exchange;
+pub mod export;
 pub mod history;
 pub mod password;
 pub mod portfolio;

@@ -124,12 +124,22 @@ pub struct Settings {
     /// Assets worth less than this (USD) are "small balances", hidden unless asked for.
     #[serde(default = "Settings::default_dust")]
     pub dust_usd: rust_decimal::Decimal,
+    /// Refresh by itself every this many minutes while open and online (0: never).
+    #[serde(default = "Settings::default_refresh")]
+    pub refresh_minutes: u32,
 }
 
 impl Settings {
     pub const AUTO_LOCK_CHOICES: [u32; 6] = [1, 5, 15, 30, 60, 240];
     /// The small-balance thresholds offered, in USD.
     pub const DUST_CHOICES: [&'static str; 6] = ["0", "0.1", "1", "5", "10", "100"];
+
+    /// Auto-refresh intervals offered, in minutes (0: off).
+    pub const REFRESH_CHOICES: [u32; 5] = [0, 1, 5, 15, 60];
+
+    fn default_refresh() -> u32 {
+        5
+    }
 
     fn default_dust() -> rust_decimal::Decimal {
         rust_decimal::Decimal::ONE
@@ -176,6 +186,7 @@ impl Default for Settings {
             proxy_url: None,
             privacy: false,
             dust_usd: Self::default_dust(),
+            refresh_minutes: Self::default_refresh(),
         }
     }
 }

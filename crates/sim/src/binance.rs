@@ -153,7 +153,11 @@ pub fn handle(sim: &Sim, req: &Request<'_>) -> Reply {
     } else {
         (
             StatusCode::OK,
-            Value::Array(sim.fixture.binance.tickers.clone()),
+            Value::Array(crate::move_prices(
+                sim,
+                &sim.fixture.binance.tickers,
+                &["price"],
+            )),
             Vec::new(),
         )
     };

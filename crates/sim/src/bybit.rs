@@ -154,7 +154,9 @@ pub fn handle(sim: &Sim, req: &Request<'_>) -> Reply {
         let result = if path == "/v5/market/time" {
             json!({"timeSecond": (now / 1000).to_string(), "timeNano": format!("{now}000000")})
         } else if req.query("category").as_deref() == Some("spot") {
-            json!({"category": "spot", "list": sim.fixture.bybit.tickers})
+            let fields = ["lastPrice", "bid1Price", "ask1Price", "usdIndexPrice"];
+            let list = crate::move_prices(sim, &sim.fixture.bybit.tickers, &fields);
+            json!({"category": "spot", "list": list})
         } else {
             return refuse(sim, 10001, "params error: category is invalid");
         };

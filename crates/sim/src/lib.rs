@@ -81,6 +81,10 @@ pub struct Faults {
     /// With `status` (429 or 418, as Binance answers an over-limit or banned IP): the
     /// `Retry-After` seconds sent with it.
     pub retry_after_secs: Option<u64>,
+    /// The market moved: every ticker price (and WhiteBIT's collateral values, which the
+    /// simulator derives from them) is this many percent above the fixture's (negative:
+    /// below). Exchanges' own USD values in the fixture stay. For history tests.
+    pub price_move_percent: i64,
 }
 
 impl Default for Faults {
@@ -93,8 +97,36 @@ impl Default for Faults {
             force_rate_limit: false,
             rate_limits: true,
             retry_after_secs: None,
+            price_move_percent: 0,
         }
     }
+}
+
+/// `price` moved by `percent` (see [`Faults::price_move_percent`]), exactly.
+pub fn moved(price: rust_decimal::Decimal, percent: i64) -> rust_decimal::Decimal {
+    let factor = rust_decimal::Decimal::from(100 + percent) / rust_decimal::Decimal::ONE_HUNDRED;
+    (price * factor).normalize()
+}
+
+/// Ticker rows with their price `fields` moved by the current [`Faults::price_move_percent`].
+pub fn move_prices<'a>(
+    sim: &Sim,
+    rows: impl IntoIterator<Item = &'a serde_json::Value>,
+    fields: &[&str],
+) -> Vec<serde_json::Value> {
+    let percent = sim.faults().price_move_percent;
+    rows.into_iter()
+        .map(|row| {
+            let mut row = row.clone();
+            for field in fields {
+                let price = row[*field].as_str().and_then(|p| p.parse().ok());
+                if let Some(price) = price.filter(|_| percent != 0) {
+                    row[*field] = moved(price, percent).to_string().into();
+                }
+            }
+            row
+        })
+        .collect()
 }
 
 /// What the simulator has seen, for tests that check what reached an exchange.

@@ -173,15 +173,14 @@ fn public(sim: &Sim, req: &Request<'_>, path: &str) -> (StatusCode, Value) {
                     "Parameter instType can not be empty.",
                 );
             }
-            let rows: Vec<Value> = sim
+            let rows = sim
                 .fixture
                 .okx
                 .tickers
                 .iter()
-                .filter(|t| t["instType"].as_str().unwrap_or("SPOT") == wanted)
-                .cloned()
-                .collect();
-            ok(Value::Array(rows))
+                .filter(|t| t["instType"].as_str().unwrap_or("SPOT") == wanted);
+            let fields = ["last", "askPx", "bidPx"];
+            ok(Value::Array(crate::move_prices(sim, rows, &fields)))
         }
     }
 }

@@ -141,7 +141,15 @@ pub fn handle(sim: &Sim, req: &Request<'_>) -> Reply {
         let answer = if path == TIME {
             json!({"time": sim.now_ms() / 1000})
         } else {
-            json!(sim.fixture.whitebit.tickers)
+            let rows =
+                crate::move_prices(sim, sim.fixture.whitebit.tickers.values(), &["last_price"]);
+            json!(sim
+                .fixture
+                .whitebit
+                .tickers
+                .keys()
+                .zip(rows)
+                .collect::<BTreeMap<_, _>>())
         };
         return (StatusCode::OK, answer, Vec::new());
     }
@@ -276,6 +284,7 @@ fn usdt_price(sim: &Sim, asset: &str) -> Decimal {
         .tickers
         .get(&format!("{asset}_USDT"))
         .and_then(|t| t.get("last_price")?.as_str()?.parse().ok())
+        .map(|p| crate::moved(p, sim.faults().price_move_percent))
         .unwrap_or_default()
 }
 

@@ -7,6 +7,16 @@ use leptos::prelude::*;
 
 use super::shown;
 
+/// Brings the history card (now showing the chosen asset) into view.
+fn scroll_to_history() {
+    if let Some(card) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("[data-testid=history]").ok().flatten())
+    {
+        card.scroll_into_view();
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SortBy {
     Value,
@@ -15,7 +25,10 @@ enum SortBy {
 }
 
 #[component]
-pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
+pub fn Assets(
+    valuation: Memo<portfolio::Valuation>,
+    chart_asset: RwSignal<Option<String>>,
+) -> impl IntoView {
     let ctx = crate::ui::use_ctx();
     let p = ctx.portfolio;
     // Which exchange priced an asset, where the sources disagree by more than 1 %.
@@ -80,7 +93,15 @@ pub fn Assets(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                     view! {
                                         <tr data-testid=format!("asset-{}", r.asset)>
                                             <th scope="row">
-                                                {r.asset.clone()}
+                                                <button type="button" class="link" data-testid=format!("asset-history-{}", r.asset)
+                                                    title="Show this asset's value over time"
+                                                    on:click={
+                                                        let a = r.asset.clone();
+                                                        move |_| {
+                                                            chart_asset.set(Some(a.clone()));
+                                                            scroll_to_history();
+                                                        }
+                                                    }>{r.asset.clone()}</button>
                                                 {note(&r.asset).map(|n| view! { <span class="muted price-note" data-testid=format!("price-note-{}", r.asset)>{n}</span> })}
                                             </th>
                                             <td class="num">{shown(ctx, format_amount(r.amount))}</td>

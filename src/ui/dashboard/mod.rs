@@ -6,6 +6,8 @@ mod accounts;
 mod allocation;
 mod assets;
 mod connections;
+mod export;
+mod history;
 mod positions;
 mod summary;
 
@@ -32,6 +34,12 @@ fn shown(ctx: Ctx, text: String) -> String {
     } else {
         text
     }
+}
+
+/// A time as the person reads it, in their time zone: `28/11/2026, 14:05:00`.
+fn time_text(ms: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
 }
 
 /// Turns privacy mode on or off (kept in the encrypted settings).

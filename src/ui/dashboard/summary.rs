@@ -9,16 +9,13 @@ use super::accounts::Accounts;
 use super::allocation::Allocation;
 use super::assets::Assets;
 use super::connections::Connections;
+use super::export::Export;
+use super::history::History;
 use super::positions::Positions;
-use super::{private, shown, toggle_privacy};
+use super::{private, shown, time_text, toggle_privacy};
 use crate::ui::connect::ConnectDialog;
 use crate::ui::portfolio::{refresh, ConnStatus};
 use crate::ui::use_ctx;
-
-fn as_of_text(ms: u64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    String::from(date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
-}
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -32,6 +29,8 @@ pub fn Dashboard() -> impl IntoView {
         })
     });
     let has_connections = move || p.connections.with(|c| !c.is_empty());
+    // The asset whose history the chart shows (chosen in the assets table); `None`: total.
+    let chart_asset = RwSignal::new(None::<String>);
     // Alt+Shift+H toggles privacy mode from anywhere on the dashboard.
     let keys = window_event_listener(leptos::ev::keydown, move |e| {
         if e.alt_key() && e.shift_key() && e.code() == "KeyH" {
@@ -48,7 +47,7 @@ pub fn Dashboard() -> impl IntoView {
                     <p class="total" data-testid="total">{move || shown(ctx, format_usd(valuation.with(|v| v.total)))}</p>
                     <p class="muted" data-testid="as-of">
                         {move || {
-                            let as_of = p.snapshot.with(|s| s.as_ref().filter(|s| s.as_of_ms > 0).map(|s| as_of_text(s.as_of_ms)));
+                            let as_of = p.snapshot.with(|s| s.as_ref().filter(|s| s.as_of_ms > 0).map(|s| time_text(s.as_of_ms)));
                             match (p.offline.get(), as_of) {
                                 (true, Some(t)) => Some(format!("Offline — as of {t}")),
                                 (true, None) => Some("Offline — nothing saved yet".into()),
@@ -122,11 +121,13 @@ pub fn Dashboard() -> impl IntoView {
         </section>
         {move || ctx.connecting.get().then(|| view! { <ConnectDialog /> })}
         <Show when=has_connections>
+            <History asset=chart_asset />
             <Accounts valuation=valuation />
             <Allocation valuation=valuation />
-            <Assets valuation=valuation />
+            <Assets valuation=valuation chart_asset=chart_asset />
             <Positions />
             <Connections />
+            <Export />
         </Show>
     }
 }
