@@ -9,6 +9,8 @@
 // - cold_load_ms: navigation → unlock screen painted, nothing cached (no service worker, empty
 //   HTTP cache), served from 127.0.0.1; offline_load_ms: the same with the network off, every
 //   file from the service worker's cache.
+// - dashboard_render_ms: Settings → Dashboard painted with about 200 assets;
+//   chart_render_ms: the chart's range 24h → All painted.
 import {
   launch, openApp, createVault, connect, key, binanceKey, bybitKey, whitebitKey, faults, PASSWORD,
 } from './lib.mjs';
@@ -70,6 +72,28 @@ for (let i = 0; i < ROUNDS; i++) {
 }
 await faults({});
 
+// Rendering, on the unlocked dashboard of the four connections (xtask gives WhiteBIT 175 more
+// assets: about 200 in all): Settings → Dashboard until painted, and the chart's range from
+// 24h to All until painted (history holds a point per refresh of this run).
+const paintedAfter = (selector) => page.evaluate((sel) => new Promise((resolve) => {
+  const start = performance.now();
+  const target = document.querySelector(sel);
+  target.click();
+  requestAnimationFrame(() => setTimeout(() => resolve(performance.now() - start), 0));
+}), selector);
+const dashboard = [];
+const chart = [];
+for (let i = 0; i < ROUNDS; i++) {
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByTestId('dust').waitFor();
+  await page.evaluate(() => { [...document.querySelectorAll('button.nav')].find((b) => b.textContent.trim() === 'Dashboard').id = 'bench-dashboard'; });
+  dashboard.push(await paintedAfter('#bench-dashboard'));
+  await page.getByTestId('range-24h').click();
+  chart.push(await paintedAfter('[data-testid=range-All]'));
+}
+const assetRows = await page.locator('[data-testid=assets] tbody tr').count();
+const chartPoints = await page.getByTestId('chart').getAttribute('data-points');
+
 // Loads: one profile with a vault; rounds alternate cold and offline loads.
 const loads = await openApp(browser, { url: null });
 await loads.context.addInitScript(() => {
@@ -112,5 +136,9 @@ console.log(`unlock_over_kdf: ${(median(unlock) / median(kdf)).toFixed(2)} ratio
 console.log(`refresh_ms: ${median(refresh).toFixed(0)} ms`);
 console.log(`refresh_chain_ms: ${CHAIN * LATENCY_MS} ms`);
 console.log(`refresh_over_chain: ${(median(refresh) / (CHAIN * LATENCY_MS)).toFixed(2)} ratio`);
+console.log(`dashboard_render_ms: ${median(dashboard).toFixed(1)} ms`);
+console.log(`dashboard_render_assets: ${assetRows} assets`);
+console.log(`chart_render_ms: ${median(chart).toFixed(1)} ms`);
+console.log(`chart_render_points: ${chartPoints} points`);
 console.log(`cold_load_ms: ${median(cold).toFixed(0)} ms`);
 console.log(`offline_load_ms: ${median(offline).toFixed(0)} ms`);

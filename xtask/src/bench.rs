@@ -44,7 +44,10 @@ pub fn bench() -> Result {
     let dist = build_app()?;
     let proxy = build_proxy()?;
     let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;
-    let sim = start_sim(&["--no-rate-limits"])?;
+    let history_lines = history_figures()?;
+    let fixture = many_assets_fixture()?;
+    let fixture_arg = fixture.display().to_string();
+    let sim = start_sim(&["--no-rate-limits", "--fixture", &fixture_arg])?;
     let upstreams = sim_upstreams(&sim)?;
     let extra: Vec<&str> = upstreams.iter().map(String::as_str).collect();
     let server = start_app(&proxy, &dist, &free_addr()?, &extra)?;
@@ -69,10 +72,63 @@ pub fn bench() -> Result {
     for (name, bytes) in bundle_sizes(&dist)? {
         println!("{name}: {:.1} KB", bytes as f64 / 1024.0);
     }
+    print!("{history_lines}");
     for line in proxy_lines {
         println!("{line}");
     }
+    let _ = std::fs::remove_file(&fixture);
     Ok(())
+}
+
+/// History's size and chart path figures, from `crates/core/examples/history_bench.rs`
+/// (native, release build).
+fn history_figures() -> Result<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "holdix-core",
+            "--example",
+            "history_bench",
+        ])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot run the history benchmark: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the history benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Assets added to the demo fixture's WhiteBIT key 1, so the four benchmark connections hold
+/// about 200 assets (`dashboard_render_ms`).
+const EXTRA_ASSETS: usize = 175;
+
+/// The demo fixture with [`EXTRA_ASSETS`] more assets on WhiteBIT's trade account, each
+/// worth more than the $1 small-balance threshold; written to a temporary file.
+fn many_assets_fixture() -> Result<std::path::PathBuf> {
+    let path = root().join("crates/sim/fixtures/demo.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut fixture: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("the demo fixture: {e}"))?;
+    let whitebit = &mut fixture["whitebit"];
+    let template = whitebit["tickers"]["BTC_USDT"].clone();
+    for i in 1..=EXTRA_ASSETS {
+        let asset = format!("Z{i:03}");
+        whitebit["accounts"]["frank"]["trade"][&asset] = serde_json::json!([format!("{i}"), "0"]);
+        let mut ticker = template.clone();
+        ticker["last_price"] = format!("1.{i:03}").into();
+        whitebit["tickers"][format!("{asset}_USDT")] = ticker;
+    }
+    let out =
+        std::env::temp_dir().join(format!("holdix-bench-fixture-{}.json", std::process::id()));
+    std::fs::write(&out, fixture.to_string()).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(out)
 }
 
 #[cfg(test)]
