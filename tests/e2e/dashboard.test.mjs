@@ -52,8 +52,10 @@ test('privacy mode masks every amount, keeps percentages, and survives lock and 
   assert.equal(await page.getByTestId('account-OKX-trading').innerText(), MASK);
   const row = async (asset) => (await page.getByTestId(`asset-${asset}`).innerText()).split('\t').map((s) => s.trim());
   // Amount and value masked; the price and the share stay.
-  assert.deepEqual(await row('BTC'), ['BTC', MASK, '$97,000.5', MASK, '80.45%']);
-  assert.deepEqual(await row('XYZ'), ['XYZ', MASK, 'no price', '—', '']);
+  assert.deepEqual(await row('BTC'), ['BTC', MASK, '$97,000.5', MASK, '80.45%', '▲ +2.11%']);
+  assert.deepEqual(await row('XYZ'), ['XYZ', MASK, 'no price', '—', '', '']);
+  // The day's change: money masked, the percentage kept.
+  assert.equal(await page.getByTestId('day-change').innerText(), `▲ ${MASK} (+1.65%) in 24 h (exchange prices)`);
   const pos = (await page.getByTestId('position-ETH-USDT-SWAP').innerText()).split('\t').map((s) => s.trim());
   assert.deepEqual(pos, ['ETH-USDT-SWAP SWAP', 'Short', MASK, '3,500', '3,400.3', MASK, '3×', '4,550.1', 'isolated']);
 

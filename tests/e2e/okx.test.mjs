@@ -40,11 +40,14 @@ test('connect OKX: the dashboard shows exactly the fixture; reload shows the sna
   assert.equal(await page.getByTestId('account-OKX-funding').innerText(), '$2,104.00');
   assert.equal(await page.getByTestId('account-OKX-earn').innerText(), '$1,150.00');
   const row = async (asset) => (await page.getByTestId(`asset-${asset}`).innerText()).split('\t').map((s) => s.trim());
-  assert.deepEqual(await row('BTC'), ['BTC', '0.5', '$97,000.5', '$48,500.25', '80.45%']);
-  assert.deepEqual(await row('USDT'), ['USDT', '1,550.75', '$1', '$1,550.75', '2.57%']);
-  assert.deepEqual(await row('OKB'), ['OKB', '10', '$48.1', '$481.00', '0.80%']);
-  assert.deepEqual(await row('DOT'), ['DOT', '100', '$6.5', '$650.00', '1.08%']);
-  assert.deepEqual(await row('XYZ'), ['XYZ', '1,000', 'no price', '—', '']);
+  // 24 h from OKX's open24h: BTC 95,000 → 97,000.5 (+2.11 %), OKB 50 → 48.1 (−3.8 %).
+  assert.deepEqual(await row('BTC'), ['BTC', '0.5', '$97,000.5', '$48,500.25', '80.45%', '▲ +2.11%']);
+  assert.deepEqual(await row('USDT'), ['USDT', '1,550.75', '$1', '$1,550.75', '2.57%', '0%']);
+  assert.deepEqual(await row('OKB'), ['OKB', '10', '$48.1', '$481.00', '0.80%', '▼ -3.8%']);
+  assert.deepEqual(await row('DOT'), ['DOT', '100', '$6.5', '$650.00', '1.08%', '0%']);
+  assert.deepEqual(await row('XYZ'), ['XYZ', '1,000', 'no price', '—', '', '']);
+  // The total's 24 h: 0.5 × 2,000.5 − 10 × 1.9 = 981.25, of 60,286.50 − 981.25 then: +1.65 %.
+  assert.equal(await page.getByTestId('day-change').innerText(), '▲ +$981.25 (+1.65%) in 24 h (exchange prices)');
   assert.match(await page.getByTestId('unpriced-note').innerText(), /1 asset without a price is not counted in the total: XYZ/);
   const pos = (await page.getByTestId('position-ETH-USDT-SWAP').innerText()).split('\t').map((s) => s.trim());
   assert.deepEqual(pos, ['ETH-USDT-SWAP SWAP', 'Short', '5', '3,500', '3,400.3', '49.85', '3×', '4,550.1', 'isolated']);

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
+
+use crate::exchange::Quote;
 use serde::{Deserialize, Serialize};
 
 /// Which account of an exchange a holding sits in: general enough for every exchange's
@@ -135,20 +137,34 @@ impl Prices {
 /// Every exchange's quotes, merged into one price per asset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriceBook {
-    /// (asset, source, price), one per asset and source.
-    quotes: Vec<(String, crate::records::ExchangeId, Decimal)>,
+    /// (asset, source, price, price 24 h ago), one per asset and source.
+    quotes: Vec<(String, crate::records::ExchangeId, Decimal, Option<Decimal>)>,
 }
 
 /// How far apart two exchanges' prices may be before the asset row says so.
 const DISAGREE_PERCENT: Decimal = Decimal::ONE;
 
 impl PriceBook {
-    pub fn add(&mut self, source: crate::records::ExchangeId, quotes: Vec<(String, Decimal)>) {
-        for (asset, price) in quotes {
+    pub fn add(&mut self, source: crate::records::ExchangeId, quotes: Vec<Quote>) {
+        for (asset, price, open) in quotes {
             self.quotes
-                .retain(|(a, s, _)| !(*s == source && *a == asset));
-            self.quotes.push((asset, source, price));
+                .retain(|(a, s, ..)| !(*s == source && *a == asset));
+            self.quotes.push((asset, source, price, open));
         }
+    }
+
+    /// Each asset's price 24 hours ago, from the source [`Self::resolve`] takes its price
+    /// from (`None` where that exchange gives none).
+    pub fn opens(&self) -> Vec<(String, Option<Decimal>)> {
+        let mut out: Vec<(String, crate::records::ExchangeId, Option<Decimal>)> = Vec::new();
+        for (asset, source, _, open) in &self.quotes {
+            match out.iter_mut().find(|(a, ..)| a == asset) {
+                Some(entry) if *source < entry.1 => *entry = (asset.clone(), *source, *open),
+                Some(_) => {}
+                None => out.push((asset.clone(), *source, *open)),
+            }
+        }
+        out.into_iter().map(|(a, _, o)| (a, o)).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -165,7 +181,7 @@ impl PriceBook {
         for group in sorted.chunk_by(|a, b| a.0 == b.0) {
             let asset = &group[0].0;
             let quotes: Vec<(crate::records::ExchangeId, Decimal)> =
-                group.iter().map(|(_, s, p)| (*s, *p)).collect();
+                group.iter().map(|(_, s, p, _)| (*s, *p)).collect();
             let (source, chosen) = quotes[0];
             prices.insert(asset.clone(), chosen);
             let (lo, hi) = quotes.iter().fold((chosen, chosen), |(lo, hi), (_, p)| {
@@ -318,15 +334,24 @@ mod tests {
         let mut book = PriceBook::default();
         book.add(
             Binance,
-            vec![("BTC".into(), d("97100")), ("BNB".into(), d("610"))],
+            vec![
+                ("BTC".into(), d("97100"), None),
+                ("BNB".into(), d("610"), None),
+            ],
         );
         book.add(
             Okx,
-            vec![("BTC".into(), d("97000.5")), ("DOT".into(), d("6.5"))],
+            vec![
+                ("BTC".into(), d("97000.5"), Some(d("95000"))),
+                ("DOT".into(), d("6.5"), None),
+            ],
         );
         book.add(
             Binance,
-            vec![("DOT".into(), d("6.6")), ("BTC".into(), d("97100"))],
+            vec![
+                ("DOT".into(), d("6.6"), Some(d("6"))),
+                ("BTC".into(), d("97100"), None),
+            ],
         );
         let (prices, notes) = book.resolve();
         assert_eq!(prices.of("BTC"), Some(d("97000.5")), "OKX first");
@@ -338,6 +363,58 @@ mod tests {
             notes["DOT"],
             "Priced by OKX ($6.5); Binance $6.6 differs by more than 1 %"
         );
+        // The past price comes from the exchange that gave the price, or none: DOT's from
+        // OKX (which has none), never Binance's 6 beside OKX's 6.5.
+        let mut opens = book.opens();
+        opens.sort();
+        assert_eq!(
+            opens,
+            vec![
+                ("BNB".into(), None),
+                ("BTC".into(), Some(d("95000"))),
+                ("DOT".into(), None)
+            ]
+        );
+    }
+
+    /// 24 hours: BTC 95,000 → 97,000.5 with 0.5 BTC is +1,000.25; ETH without a past price
+    /// and USDT count as unchanged; the percentage is of the portfolio then.
+    #[test]
+    fn day_change_is_amount_times_the_price_move() {
+        let holdings = vec![
+            h("a", Account::Trading, "BTC", "0.5", None),
+            h("a", Account::Trading, "ETH", "2", None),
+            h("a", Account::Funding, "USDT", "1000", None),
+        ];
+        let prices = Prices(
+            [
+                ("BTC".to_string(), d("97000.5")),
+                ("ETH".to_string(), d("3000")),
+            ]
+            .into(),
+        );
+        let v = value(&holdings, &prices);
+        let opens = [
+            ("BTC".to_string(), d("95000")),
+            ("USDT".to_string(), d("2")),
+        ]
+        .into();
+        // Then: 47,500 + 6,000 + 1,000 = 54,500; now 55,500.25.
+        assert_eq!(
+            day_change(&v.assets, &opens),
+            Some((d("1000.25"), Some(d("1.84"))))
+        );
+        assert_eq!(day_change(&v.assets, &BTreeMap::new()), None);
+        assert_eq!(
+            day_percent("BTC", d("97000.5"), Some(d("95000"))),
+            Some(d("2.11"))
+        );
+        assert_eq!(
+            day_percent("BTC", d("90250"), Some(d("95000"))),
+            Some(d("-5"))
+        );
+        assert_eq!(day_percent("ETH", d("3000"), None), None);
+        assert_eq!(day_percent("USDC", d("1"), None), Some(d("0")));
     }
 
     /// Exact decimals: 0.1 + 0.2 is 0.3 here, and sums of many small values do not drift.
@@ -400,6 +477,41 @@ mod tests {
 }
 
 /// `$60,286.50`: US dollars, two decimals, thousands separated; negatives as `-$1.00`.
+/// An asset's 24-hour change in percent, from its price and its price 24 hours ago (to two
+/// decimals; `None` without a past price, or from zero). Stablecoins at 1 USD: 0.
+pub fn day_percent(asset: &str, price: Decimal, open: Option<Decimal>) -> Option<Decimal> {
+    if crate::exchange::is_usd_stable(asset) {
+        return Some(Decimal::ZERO);
+    }
+    let open = open.filter(|o| !o.is_zero())?;
+    Some(((price - open) * Decimal::ONE_HUNDRED / open).round_dp(2))
+}
+
+/// The portfolio's 24-hour change from price moves: Σ amount × (price − price 24 h ago) over
+/// the assets with a past price, in USD, and as a percentage of the portfolio 24 hours ago
+/// (assets without a past price, stablecoins included, counted as unchanged). `None` when no
+/// asset has a past price.
+pub fn day_change(
+    rows: &[AssetRow],
+    opens: &BTreeMap<String, Decimal>,
+) -> Option<(Decimal, Option<Decimal>)> {
+    let (mut change, mut before, mut any) = (Decimal::ZERO, Decimal::ZERO, false);
+    for r in rows {
+        let Some(value) = r.value else { continue };
+        match (r.price, opens.get(&r.asset)) {
+            (Some(price), Some(open)) if !crate::exchange::is_usd_stable(&r.asset) => {
+                any = true;
+                let moved = r.amount * (price - open);
+                change += moved;
+                before += value - moved;
+            }
+            _ => before += value,
+        }
+    }
+    let percent = (!before.is_zero()).then(|| (change * Decimal::ONE_HUNDRED / before).round_dp(2));
+    any.then_some((change, percent))
+}
+
 pub fn format_usd(value: Decimal) -> String {
     let rounded = value.round_dp(2);
     let sign = if rounded.is_sign_negative() && !rounded.is_zero() {

@@ -203,6 +203,9 @@ pub struct Snapshot {
     /// Per asset, where exchanges' prices disagree by more than 1 %: which one priced it.
     #[serde(default)]
     pub price_notes: std::collections::BTreeMap<String, String>,
+    /// Per asset, its price 24 hours ago, from the exchange that gave its price.
+    #[serde(default)]
+    pub opens: std::collections::BTreeMap<String, rust_decimal::Decimal>,
     /// Accounts a connection's owner never enabled on the exchange: (connection, account).
     #[serde(default)]
     pub not_enabled: Vec<(String, crate::portfolio::Account)>,
@@ -238,6 +241,13 @@ impl Snapshot {
             ..Snapshot::default()
         };
         let (prices, notes) = book.resolve();
+        next.opens = self.opens.clone();
+        for (asset, open) in book.opens() {
+            match open {
+                Some(open) => next.opens.insert(asset, open),
+                None => next.opens.remove(&asset),
+            };
+        }
         next.prices.0.extend(prices.0);
         next.price_notes = if book.is_empty() {
             self.price_notes.clone()
@@ -393,7 +403,7 @@ mod tests {
             ("b".to_string(), down()),
         ];
         let mut book = PriceBook::default();
-        book.add(ExchangeId::Okx, vec![("BTC".into(), 100.into())]);
+        book.add(ExchangeId::Okx, vec![("BTC".into(), 100.into(), None)]);
         let next = previous.merge(&results, &book, 9).unwrap();
         assert_eq!(next.as_of_ms, 9);
         assert_eq!(next.holdings, vec![h("a", "BTC", 3), h("b", "ETH", 2)]);

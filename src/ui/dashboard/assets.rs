@@ -56,6 +56,22 @@ pub fn Assets(
         }
         (rows, dust)
     });
+    // The 24 h change cell: sign and arrow written out, colour only repeats them.
+    let day = move |r: &AssetRow| {
+        let open = p
+            .snapshot
+            .with(|s| s.as_ref().and_then(|s| s.opens.get(&r.asset).copied()));
+        let percent = r
+            .price
+            .and_then(|price| portfolio::day_percent(&r.asset, price, open));
+        let (class, text) = match percent {
+            Some(p) if p > rust_decimal::Decimal::ZERO => ("num change up", format!("▲ +{p}%")),
+            Some(p) if p < rust_decimal::Decimal::ZERO => ("num change down", format!("▼ {p}%")),
+            Some(p) => ("num change", format!("{p}%")),
+            None => ("num change", String::new()),
+        };
+        view! { <td class=class>{text}</td> }
+    };
     let header = move |label: &'static str, by: SortBy, numeric: bool| {
         view! {
             <th scope="col" class:num=numeric aria-sort=move || if sort.get() == by { "descending" } else { "none" }>
@@ -82,6 +98,7 @@ pub fn Assets(
                             <th scope="col" class="num">"Price"</th>
                             {header("Value", SortBy::Value, true)}
                             <th scope="col" class="num">"Share"</th>
+                            <th scope="col" class="num" title="From the exchange that priced the asset">"24 h"</th>
                         </tr>
                     </thead>
                     <tbody>
@@ -108,6 +125,7 @@ pub fn Assets(
                                             <td class="num">{r.price.map(format_amount).map(|p| format!("${p}")).unwrap_or_else(|| "no price".into())}</td>
                                             <td class="num">{r.value.map(|v| shown(ctx, format_usd(v))).unwrap_or_else(|| "—".into())}</td>
                                             <td class="num">{r.share.map(|s| format!("{s}%")).unwrap_or_default()}</td>
+                                            {day(&r)}
                                         </tr>
                                     }
                                 })

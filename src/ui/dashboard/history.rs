@@ -8,18 +8,8 @@ use holdix_core::portfolio::format_usd;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{private, shown, time_text};
+use super::{private, shown, signed_change, time_text};
 use crate::browser::unix_ms;
-
-/// `+$1.00`, `-$1.00`: the sign always written (never colour alone).
-fn signed_usd(v: rust_decimal::Decimal) -> String {
-    let text = format_usd(v);
-    if v.is_sign_negative() || v.is_zero() {
-        text
-    } else {
-        format!("+{text}")
-    }
-}
 
 #[component]
 pub fn History(asset: RwSignal<Option<String>>) -> impl IntoView {
@@ -71,45 +61,14 @@ pub fn History(asset: RwSignal<Option<String>>) -> impl IntoView {
         Some(a) => format!("{a} value over time"),
         None => "Value over time".to_string(),
     };
-    let changed = move || {
-        let label = range.get().label();
-        match series.with(|s| change(s)) {
-            None => (
-                "",
-                "Not enough history for this range yet: each refresh adds a point.".to_string(),
-            ),
-            Some((diff, percent)) => {
-                let percent = percent.map(|p| {
-                    format!(
-                        " ({}{p}%)",
-                        if p.is_sign_positive() && !p.is_zero() {
-                            "+"
-                        } else {
-                            ""
-                        }
-                    )
-                });
-                let class = if diff.is_zero() {
-                    ""
-                } else if diff.is_sign_negative() {
-                    "down"
-                } else {
-                    "up"
-                };
-                (
-                    class,
-                    format!(
-                        "{} {}{} over {label}",
-                        if diff.is_sign_negative() {
-                            "▼"
-                        } else {
-                            "▲"
-                        },
-                        shown(ctx, signed_usd(diff)),
-                        percent.unwrap_or_default()
-                    ),
-                )
-            }
+    let changed = move || match series.with(|s| change(s)) {
+        None => (
+            "change",
+            "Not enough history for this range yet: each refresh adds a point.".to_string(),
+        ),
+        Some((diff, percent)) => {
+            let (class, text) = signed_change(ctx, diff, percent);
+            (class, format!("{text} over {}", range.get().label()))
         }
     };
     let readout = move || {
@@ -136,7 +95,7 @@ pub fn History(asset: RwSignal<Option<String>>) -> impl IntoView {
             </div>
             {move || {
                 let (class, text) = changed();
-                view! { <p class=format!("change {class}") data-testid="history-change">{text}</p> }
+                view! { <p class=class data-testid="history-change">{text}</p> }
             }}
             <svg class="chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" tabindex="0"
                 role="img" data-testid="chart" data-points=move || count().to_string()

@@ -36,6 +36,28 @@ fn shown(ctx: Ctx, text: String) -> String {
     }
 }
 
+/// A change in money and percent as text with its sign and an arrow (never colour alone),
+/// and its class (`change up`, `change down`): `▲ +$1,000.25 (+1.84%)`. Masked in privacy
+/// mode but for the percentage.
+fn signed_change(
+    ctx: Ctx,
+    usd: rust_decimal::Decimal,
+    percent: Option<rust_decimal::Decimal>,
+) -> (&'static str, String) {
+    use rust_decimal::Decimal;
+    let plus = |d: Decimal| if d > Decimal::ZERO { "+" } else { "" };
+    let money = format!("{}{}", plus(usd), holdix_core::portfolio::format_usd(usd));
+    let percent = percent
+        .map(|p| format!(" ({}{p}%)", plus(p)))
+        .unwrap_or_default();
+    let (class, arrow) = match usd.cmp(&Decimal::ZERO) {
+        std::cmp::Ordering::Less => ("change down", "▼"),
+        std::cmp::Ordering::Equal => ("change", "■"),
+        std::cmp::Ordering::Greater => ("change up", "▲"),
+    };
+    (class, format!("{arrow} {}{percent}", shown(ctx, money)))
+}
+
 /// A time as the person reads it, in their time zone: `28/11/2026, 14:05:00`.
 fn time_text(ms: u64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));

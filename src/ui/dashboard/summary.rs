@@ -12,7 +12,7 @@ use super::connections::Connections;
 use super::export::Export;
 use super::history::History;
 use super::positions::Positions;
-use super::{private, shown, time_text, toggle_privacy};
+use super::{private, shown, signed_change, time_text, toggle_privacy};
 use crate::ui::connect::ConnectDialog;
 use crate::ui::portfolio::{refresh, ConnStatus};
 use crate::ui::use_ctx;
@@ -45,6 +45,15 @@ pub fn Dashboard() -> impl IntoView {
                 <div>
                     <p class="muted">"Total value"</p>
                     <p class="total" data-testid="total">{move || shown(ctx, format_usd(valuation.with(|v| v.total)))}</p>
+                    {move || {
+                        let change = p.snapshot.with(|s| {
+                            s.as_ref().and_then(|s| valuation.with(|v| portfolio::day_change(&v.assets, &s.opens)))
+                        });
+                        change.map(|(usd, percent)| {
+                            let (class, text) = signed_change(ctx, usd, percent);
+                            view! { <p class=class data-testid="day-change">{format!("{text} in 24 h (exchange prices)")}</p> }
+                        })
+                    }}
                     <p class="muted" data-testid="as-of">
                         {move || {
                             let as_of = p.snapshot.with(|s| s.as_ref().filter(|s| s.as_of_ms > 0).map(|s| time_text(s.as_of_ms)));

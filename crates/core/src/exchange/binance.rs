@@ -17,7 +17,7 @@ use super::json::Json;
 use super::time::iso8601_ms;
 use super::{
     hmac_secret_only, ConnectSpec, CredentialField, Endpoint, ErrorKind, Exchange, ExchangeError,
-    Fetched, Field, HttpRequest, HttpResponse, Parsed, Part, Problem, Region, Verdict,
+    Fetched, Field, HttpRequest, HttpResponse, Parsed, Part, Problem, Quote, Region, Verdict,
 };
 use crate::portfolio::{Account, Holding, Position, Side};
 use crate::records::{Connection, ExchangeId};
@@ -511,11 +511,11 @@ pub fn verdict_of(value: &Value) -> Verdict {
 }
 
 /// USD prices from `ticker/price`: the USDT pair, else USDC, else FDUSD.
-pub fn usd_prices(value: &Value) -> Result<Vec<(String, Decimal)>, ExchangeError> {
+pub fn usd_prices(value: &Value) -> Result<Vec<Quote>, ExchangeError> {
     let mut pairs = Vec::new();
     for t in J.list(value, None)? {
         if let Some(price) = J.decimal(t, "price")? {
-            pairs.push((Json::text(t, "symbol"), price));
+            pairs.push((Json::text(t, "symbol"), price, None));
         }
     }
     Ok(super::usd_prices(&pairs, &|pair, quote| {
@@ -586,10 +586,7 @@ impl Exchange for Binance {
         vec![HttpRequest::public_get(SPOT, TICKERS)]
     }
 
-    fn parse_prices(
-        &self,
-        answers: &[HttpResponse],
-    ) -> Result<Vec<(String, Decimal)>, ExchangeError> {
+    fn parse_prices(&self, answers: &[HttpResponse]) -> Result<Vec<Quote>, ExchangeError> {
         let mut out = Vec::new();
         for resp in answers {
             out.extend(usd_prices(&json(resp)?)?);
@@ -1028,9 +1025,9 @@ mod tests {
         assert_eq!(
             usd_prices(&v).unwrap(),
             vec![
-                ("BNB".into(), d("610")),
-                ("BTC".into(), d("97000.50")),
-                ("WIF".into(), d("2.1"))
+                ("BNB".into(), d("610"), None),
+                ("BTC".into(), d("97000.50"), None),
+                ("WIF".into(), d("2.1"), None)
             ]
         );
         assert_eq!(

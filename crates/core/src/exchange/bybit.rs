@@ -22,7 +22,7 @@ use super::json::Json;
 use super::time::{day, parse_iso8601};
 use super::{
     hmac_secret_only, usd_prices, ConnectSpec, CredentialField, Endpoint, ErrorKind, Exchange,
-    ExchangeError, Fetched, Field, HttpRequest, HttpResponse, Parsed, Part, Problem, Region,
+    ExchangeError, Fetched, Field, HttpRequest, HttpResponse, Parsed, Part, Problem, Quote, Region,
     Verdict,
 };
 use crate::portfolio::{Account, Holding, Position, Side};
@@ -619,10 +619,7 @@ impl Exchange for Bybit {
         )]
     }
 
-    fn parse_prices(
-        &self,
-        answers: &[HttpResponse],
-    ) -> Result<Vec<(String, Decimal)>, ExchangeError> {
+    fn parse_prices(&self, answers: &[HttpResponse]) -> Result<Vec<Quote>, ExchangeError> {
         let mut pairs = Vec::new();
         for resp in answers {
             let result = read(resp).map_err(|r| match r {
@@ -631,7 +628,8 @@ impl Exchange for Bybit {
             })?;
             for t in J.list(&result, Some("list"))? {
                 if let Some(price) = J.decimal(t, "lastPrice")? {
-                    pairs.push((Json::text(t, "symbol"), price));
+                    let open = J.decimal(t, "prevPrice24h")?;
+                    pairs.push((Json::text(t, "symbol"), price, open));
                 }
             }
         }
@@ -1229,8 +1227,9 @@ mod tests {
         assert_eq!(
             Bybit.parse_prices(&[tickers]).unwrap(),
             vec![
-                ("BTC".to_string(), d("97000.5")),
-                ("MNT".to_string(), d("0.81"))
+                // prevPrice24h: the price 24 hours ago.
+                ("BTC".to_string(), d("97000.5"), Some(d("95000"))),
+                ("MNT".to_string(), d("0.81"), None)
             ]
         );
         assert_eq!(

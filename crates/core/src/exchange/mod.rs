@@ -293,10 +293,7 @@ pub trait Exchange: Sync {
     /// Public price requests (global host).
     fn price_requests(&self) -> Vec<HttpRequest>;
     /// USD prices by asset from the answers to [`Exchange::price_requests`].
-    fn parse_prices(
-        &self,
-        answers: &[HttpResponse],
-    ) -> Result<Vec<(String, Decimal)>, ExchangeError>;
+    fn parse_prices(&self, answers: &[HttpResponse]) -> Result<Vec<Quote>, ExchangeError>;
 
     /// Every endpoint this module calls, on every host.
     fn endpoints(&self) -> &'static [Endpoint];
@@ -338,17 +335,17 @@ pub fn hmac_secret_only(secret: &str, advice: &str) -> Result<(), ExchangeError>
 /// (A `dyn` callback: one copy of this loop in the bundle for every exchange.)
 #[inline(never)]
 pub fn usd_prices<'p>(
-    pairs: &'p [(String, Decimal)],
+    pairs: &'p [Quote],
     base_of: &dyn Fn(&'p str, &str) -> Option<&'p str>,
-) -> Vec<(String, Decimal)> {
-    let mut best: Vec<(&str, usize, Decimal)> = Vec::new();
-    for (pair, price) in pairs {
+) -> Vec<Quote> {
+    let mut best: Vec<(&str, usize, Decimal, Option<Decimal>)> = Vec::new();
+    for (pair, price, open) in pairs {
         for (rank, quote) in ["USDT", "USDC", "FDUSD"].iter().enumerate() {
             if let Some(base) = base_of(pair, quote) {
                 match best.iter_mut().find(|(a, ..)| *a == base) {
-                    Some(entry) if rank < entry.1 => *entry = (base, rank, *price),
+                    Some(entry) if rank < entry.1 => *entry = (base, rank, *price, *open),
                     Some(_) => {}
-                    None => best.push((base, rank, *price)),
+                    None => best.push((base, rank, *price, *open)),
                 }
                 break;
             }
@@ -356,9 +353,12 @@ pub fn usd_prices<'p>(
     }
     best.sort_by(|a, b| a.0.cmp(b.0));
     best.into_iter()
-        .map(|(a, _, p)| (a.to_string(), p))
+        .map(|(a, _, p, o)| (a.to_string(), p, o))
         .collect()
 }
+
+/// A quote: (pair or asset, last price, the price 24 hours ago when the exchange says).
+pub type Quote = (String, Decimal, Option<Decimal>);
 
 /// Stablecoins counted at 1 USD.
 pub fn is_usd_stable(asset: &str) -> bool {

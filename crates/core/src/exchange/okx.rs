@@ -12,7 +12,7 @@ use sha2::Sha256;
 use super::time::iso8601_ms;
 use super::{
     ConnectSpec, CredentialField, Endpoint, ErrorKind, Exchange, ExchangeError, Fetched, Field,
-    HttpRequest, HttpResponse, Parsed, Part, Problem, Region, Verdict,
+    HttpRequest, HttpResponse, Parsed, Part, Problem, Quote, Region, Verdict,
 };
 use crate::portfolio::{Account, Holding, Position, Side};
 use crate::records::{Connection, ExchangeId};
@@ -394,11 +394,13 @@ pub fn parse_positions(connection: &str, rows: Vec<Row>) -> Result<Vec<Position>
 }
 
 /// Spot tickers → last prices by instrument id (`BTC-USDT` → 97000.5).
-pub fn parse_tickers(rows: Vec<Row>) -> Result<Vec<(String, Decimal)>, OkxError> {
+/// Each ticker's last price and `open24h`, the price 24 hours ago.
+pub fn parse_tickers(rows: Vec<Row>) -> Result<Vec<Quote>, OkxError> {
     let mut out = Vec::new();
     for t in rows {
         if let Some(last) = decimal("last", t.get("last"))? {
-            out.push((t.get("instId").to_string(), last));
+            let open = decimal("open24h", t.get("open24h"))?;
+            out.push((t.get("instId").to_string(), last, open));
         }
     }
     Ok(out)
@@ -518,7 +520,7 @@ fn rows(resp: &HttpResponse) -> Result<Vec<Row>, ExchangeError> {
 }
 
 /// USD prices from spot tickers: `BASE-USDT`, else `BASE-USDC`.
-pub fn usd_prices(tickers: &[(String, Decimal)]) -> Vec<(String, Decimal)> {
+pub fn usd_prices(tickers: &[Quote]) -> Vec<Quote> {
     super::usd_prices(tickers, &|inst, quote| {
         inst.strip_suffix(quote)?
             .strip_suffix('-')
@@ -610,10 +612,7 @@ impl Exchange for Okx {
         vec![HttpRequest::public_get("okx", TICKERS)]
     }
 
-    fn parse_prices(
-        &self,
-        answers: &[HttpResponse],
-    ) -> Result<Vec<(String, Decimal)>, ExchangeError> {
+    fn parse_prices(&self, answers: &[HttpResponse]) -> Result<Vec<Quote>, ExchangeError> {
         let mut out = Vec::new();
         for resp in answers {
             out.extend(usd_prices(&parse_tickers(rows(resp)?).map_err(error)?));
@@ -736,14 +735,17 @@ mod tests {
     fn usd_prices_prefer_the_usdt_pair_then_usdc() {
         let d = |s: &str| s.parse::<Decimal>().unwrap();
         let prices = usd_prices(&[
-            ("BTC-USDT".into(), d("97000.5")),
-            ("BTC-USDC".into(), d("96990")),
-            ("DOT-USDC".into(), d("6.5")),
-            ("BTC-USDT-SWAP".into(), d("1")),
+            ("BTC-USDT".into(), d("97000.5"), Some(d("95000"))),
+            ("BTC-USDC".into(), d("96990"), None),
+            ("DOT-USDC".into(), d("6.5"), None),
+            ("BTC-USDT-SWAP".into(), d("1"), None),
         ]);
         assert_eq!(
             prices,
-            vec![("BTC".into(), d("97000.5")), ("DOT".into(), d("6.5"))]
+            vec![
+                ("BTC".into(), d("97000.5"), Some(d("95000"))),
+                ("DOT".into(), d("6.5"), None)
+            ]
         );
     }
 
@@ -822,10 +824,15 @@ mod tests {
             )),
             Ok(1_597_026_383_085)
         );
-        let t = parse_tickers(rows_of(200, r#"{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","last":"97000.5"},{"instId":"X-USDT","last":""}]}"#)).unwrap();
+        let t = parse_tickers(rows_of(200, r#"{"code":"0","msg":"","data":[{"instType":"SPOT","instId":"BTC-USDT","last":"97000.5","open24h":"95000.25","sodUtc0":"96000"},{"instId":"ETH-USDT","last":"3400","open24h":""},{"instId":"X-USDT","last":""}]}"#)).unwrap();
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
         assert_eq!(
             t,
-            vec![("BTC-USDT".to_string(), "97000.5".parse().unwrap())]
+            vec![
+                // open24h (not sodUtc0): the price 24 hours ago.
+                ("BTC-USDT".to_string(), d("97000.5"), Some(d("95000.25"))),
+                ("ETH-USDT".to_string(), d("3400"), None)
+            ]
         );
     }
 

@@ -25,7 +25,7 @@ use sha2::Sha512;
 use super::json::Json;
 use super::{
     usd_prices, ConnectSpec, CredentialField, Endpoint, ErrorKind, Exchange, ExchangeError,
-    Fetched, Field, HttpRequest, HttpResponse, Parsed, Part, Region, Verdict,
+    Fetched, Field, HttpRequest, HttpResponse, Parsed, Part, Quote, Region, Verdict,
 };
 use crate::portfolio::{Account, Holding, Position, Side};
 use crate::records::{Connection, ExchangeId};
@@ -473,6 +473,17 @@ fn parse_all(conn: &Connection, answers: &[(Part, HttpResponse)]) -> Result<Pars
     Ok(Parsed::Done(fetched))
 }
 
+/// The price 24 hours ago from WhiteBIT's `change` (the 24-hour change in percent, the only
+/// form its ticker gives): `last / (1 + change / 100)`, to 12 decimal places.
+pub fn open_from_change(last: Decimal, change: Option<Decimal>) -> Option<Decimal> {
+    let factor = Decimal::ONE_HUNDRED + change?;
+    (!factor.is_zero()).then(|| {
+        (last * Decimal::ONE_HUNDRED / factor)
+            .round_dp(12)
+            .normalize()
+    })
+}
+
 /// WhiteBIT on the [`Exchange`] seam.
 pub struct Whitebit;
 
@@ -547,10 +558,7 @@ impl Exchange for Whitebit {
         vec![HttpRequest::public_get(GLOBAL, TICKER)]
     }
 
-    fn parse_prices(
-        &self,
-        answers: &[HttpResponse],
-    ) -> Result<Vec<(String, Decimal)>, ExchangeError> {
+    fn parse_prices(&self, answers: &[HttpResponse]) -> Result<Vec<Quote>, ExchangeError> {
         let mut pairs = Vec::new();
         for resp in answers {
             let v = read(resp).map_err(|r| match r {
@@ -568,7 +576,11 @@ impl Exchange for Whitebit {
                     continue;
                 }
                 if let Some(price) = J.decimal(t, "last_price")? {
-                    pairs.push((pair.clone(), price));
+                    pairs.push((
+                        pair.clone(),
+                        price,
+                        open_from_change(price, J.decimal(t, "change")?),
+                    ));
                 }
             }
         }
@@ -1030,10 +1042,18 @@ mod tests {
         assert_eq!(
             Whitebit.parse_prices(&[ticker]).unwrap(),
             vec![
-                ("BTC".to_string(), d("97000.5")),
-                ("WBT".to_string(), d("24.5"))
+                // change 0.57 %: 97000.5 / 1.0057.
+                (
+                    "BTC".to_string(),
+                    d("97000.5"),
+                    Some(d("96450.730834244805"))
+                ),
+                ("WBT".to_string(), d("24.5"), None)
             ]
         );
+        assert_eq!(open_from_change(d("110"), Some(d("10"))), Some(d("100")));
+        assert_eq!(open_from_change(d("90"), Some(d("-10"))), Some(d("100")));
+        assert_eq!(open_from_change(d("1"), Some(d("-100"))), None, "from zero");
         assert_eq!(Whitebit.price_requests()[0].path_and_query, TICKER);
     }
 
