@@ -105,6 +105,11 @@ fn DashboardSettings() -> impl IntoView {
         status.set(None);
         change_settings(ctx, Box::new(move |s| s.dust_usd = dust), status);
     };
+    let change_currency = move |ev: leptos::ev::Event| {
+        let code = event_target_value(&ev);
+        status.set(None);
+        change_settings(ctx, Box::new(move |s| s.currency = code), status);
+    };
     let change_refresh = move |ev: leptos::ev::Event| {
         let Ok(minutes) = event_target_value(&ev).parse() else {
             return;
@@ -115,6 +120,18 @@ fn DashboardSettings() -> impl IntoView {
     view! {
         <section class="card">
             <h2>"Dashboard"</h2>
+            <div class="field">
+                <label for="currency">"Show values in"</label>
+                <select id="currency" on:change=change_currency data-testid="currency">
+                    {std::iter::once("USD")
+                        .chain(holdix_core::currency::FIATS)
+                        .map(|c| view! {
+                            <option value=c selected=move || ctx.settings.with(|s| s.currency == c)>{c}</option>
+                        })
+                        .collect_view()}
+                </select>
+                <p class="muted">"At the rate your exchanges quote for USDT in that currency, shown under the total. History and exports are kept in USD."</p>
+            </div>
             <div class="field">
                 <label for="auto-refresh">"Refresh by itself"</label>
                 <select id="auto-refresh" on:change=change_refresh data-testid="auto-refresh">

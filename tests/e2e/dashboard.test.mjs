@@ -5,6 +5,7 @@
 // kept in the encrypted settings).
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import {
   launch, openApp, assertNoProblems, unlock, readAllStorage, assertAbsent, PASSWORD,
   assertNoCspViolations, faults, createAndConnect, key, binanceKey, bybitKey, whitebitKey, connect,
@@ -188,6 +189,38 @@ test('phone width: the dashboard with OKX, Bybit and WhiteBIT has no horizontal 
   const label = await page.getByTestId('asset-BTC').locator('td').nth(2)
     .evaluate((td) => getComputedStyle(td, '::before').content);
   assert.equal(label, '"Value"');
+  assertNoProblems(page);
+  await context.close();
+});
+
+test('display currency: EUR at the rate OKX quotes for USDT-EUR, exactly; no rate, no conversion', async () => {
+  const { context, page } = await openApp(browser);
+  await createAndConnect(page);
+  assert.equal(await page.getByTestId('total').innerText(), '$60,286.50');
+  assert.equal(await page.getByTestId('rate').count(), 0, 'USD: no rate line');
+  await page.getByRole('button', { name: 'Settings' }).click();
+  assert.equal(await page.getByTestId('currency').inputValue(), 'USD', 'USD by default');
+  await page.getByTestId('currency').selectOption('EUR');
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  // The fixture's USDT-EUR is 0.92: 60,286.50 × 0.92 = 55,463.58; BTC 48,500.25 × 0.92.
+  await page.getByTestId('total').getByText('€55,463.58', { exact: true }).waitFor();
+  assert.match(await page.getByTestId('rate').innerText(), /^1 USD = 0\.92 EUR · OKX ticker, \d{2}\/\d{2}\/\d{4}, /);
+  assert.equal(await page.getByTestId('asset-BTC').locator('td').nth(2).innerText(), '€44,620.23');
+  assert.equal(await page.getByTestId('day-change').innerText(), '▲ +€902.75 (+1.65%) in 24 h (exchange prices)');
+  // The holdings export has the EUR value beside the USD one: exactly USD × 0.92.
+  const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-holdings').click()]);
+  const lines = fs.readFileSync(await file.path(), 'utf8').split('\r\n').filter(Boolean).map((l) => l.split(','));
+  assert.deepEqual(lines[0], ['connection', 'account', 'asset', 'amount', 'price_usd', 'value_usd', 'value_eur']);
+  const cents = (s) => { const [i, f = ''] = s.split('.'); return BigInt(i + f.padEnd(8, '0')); };
+  for (const r of lines.slice(1).filter((r) => r[5] !== '')) {
+    assert.equal(cents(r[6]) * 100n, cents(r[5]) * 92n, r.join(','));
+  }
+  // A currency no connected exchange quotes: values stay in USD, and the page says why.
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByTestId('currency').selectOption('PLN');
+  await page.getByRole('button', { name: 'Dashboard' }).click();
+  await page.getByTestId('total').getByText('$60,286.50', { exact: true }).waitFor();
+  assert.equal(await page.getByTestId('rate').innerText(), 'None of your exchanges quotes PLN against USDT: values are in USD.');
   assertNoProblems(page);
   await context.close();
 });

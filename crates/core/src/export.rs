@@ -4,6 +4,7 @@
 
 use rust_decimal::Decimal;
 
+use crate::currency::Rate;
 use crate::history::Point;
 use crate::portfolio::{holding_value, Side};
 use crate::records::Snapshot;
@@ -78,33 +79,39 @@ fn label<'a>(labels: &'a [(String, String)], id: &'a str) -> &'a str {
         .map_or(id, |(_, l)| l.as_str())
 }
 
-/// Every holding: connection, account, asset, amount, USD price and value.
-pub fn holdings(snapshot: &Snapshot, labels: &[(String, String)]) -> Vec<u8> {
+/// Every holding: connection, account, asset, amount, USD price and value, and with a
+/// display currency's `rate` the value in it too (`value_eur`: USD value × rate, exactly).
+pub fn holdings(snapshot: &Snapshot, labels: &[(String, String)], rate: Option<&Rate>) -> Vec<u8> {
     let rows = snapshot
         .holdings
         .iter()
         .map(|h| {
-            vec![
+            let value = holding_value(h, &snapshot.prices);
+            let mut row = vec![
                 label(labels, &h.connection).to_string(),
                 h.account.label().to_string(),
                 h.asset.clone(),
                 num(h.amount),
                 opt(snapshot.prices.of(&h.asset)),
-                opt(holding_value(h, &snapshot.prices)),
-            ]
+                opt(value),
+            ];
+            if let Some(rate) = rate {
+                row.push(opt(value.map(|v| rate.convert(v))));
+            }
+            row
         })
         .collect();
-    write(
-        &[
-            "connection",
-            "account",
-            "asset",
-            "amount",
-            "price_usd",
-            "value_usd",
-        ],
-        rows,
-    )
+    let other = rate.map(|r| format!("value_{}", r.code.to_ascii_lowercase()));
+    let mut header = vec![
+        "connection",
+        "account",
+        "asset",
+        "amount",
+        "price_usd",
+        "value_usd",
+    ];
+    header.extend(other.as_deref());
+    write(&header, rows)
 }
 
 /// Every derivatives and margin position.

@@ -7,6 +7,7 @@
 
 pub mod allocation;
 pub mod chart;
+pub mod currency;
 pub mod exchange;
 pub mod export;
 pub mod history;

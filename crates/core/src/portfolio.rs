@@ -153,6 +153,15 @@ impl PriceBook {
         }
     }
 
+    /// The exchange whose price [`Self::resolve`] takes for `asset`.
+    pub fn source_of(&self, asset: &str) -> Option<crate::records::ExchangeId> {
+        self.quotes
+            .iter()
+            .filter(|(a, ..)| a == asset)
+            .map(|(_, s, ..)| *s)
+            .min()
+    }
+
     /// Each asset's price 24 hours ago, from the source [`Self::resolve`] takes its price
     /// from (`None` where that exchange gives none).
     pub fn opens(&self) -> Vec<(String, Option<Decimal>)> {
@@ -537,7 +546,7 @@ pub fn format_amount(value: Decimal) -> String {
     }
 }
 
-fn group_thousands(int: &str) -> String {
+pub(crate) fn group_thousands(int: &str) -> String {
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i).is_multiple_of(3) {

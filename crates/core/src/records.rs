@@ -124,6 +124,9 @@ pub struct Settings {
     /// Assets worth less than this (USD) are "small balances", hidden unless asked for.
     #[serde(default = "Settings::default_dust")]
     pub dust_usd: rust_decimal::Decimal,
+    /// Values are shown in this currency (USD, or one of `currency::FIATS`).
+    #[serde(default = "Settings::default_currency")]
+    pub currency: String,
     /// Refresh by itself every this many minutes while open and online (0: never).
     #[serde(default = "Settings::default_refresh")]
     pub refresh_minutes: u32,
@@ -136,6 +139,10 @@ impl Settings {
 
     /// Auto-refresh intervals offered, in minutes (0: off).
     pub const REFRESH_CHOICES: [u32; 5] = [0, 1, 5, 15, 60];
+
+    fn default_currency() -> String {
+        "USD".into()
+    }
 
     fn default_refresh() -> u32 {
         5
@@ -187,6 +194,7 @@ impl Default for Settings {
             privacy: false,
             dust_usd: Self::default_dust(),
             refresh_minutes: Self::default_refresh(),
+            currency: Self::default_currency(),
         }
     }
 }
@@ -206,6 +214,9 @@ pub struct Snapshot {
     /// Per asset, its price 24 hours ago, from the exchange that gave its price.
     #[serde(default)]
     pub opens: std::collections::BTreeMap<String, rust_decimal::Decimal>,
+    /// Per display currency, the exchange its rate came from.
+    #[serde(default)]
+    pub rate_sources: std::collections::BTreeMap<String, String>,
     /// Accounts a connection's owner never enabled on the exchange: (connection, account).
     #[serde(default)]
     pub not_enabled: Vec<(String, crate::portfolio::Account)>,
@@ -242,6 +253,14 @@ impl Snapshot {
         };
         let (prices, notes) = book.resolve();
         next.opens = self.opens.clone();
+        next.rate_sources = self.rate_sources.clone();
+        for fiat in crate::currency::FIATS {
+            let key = crate::currency::fx_key(fiat);
+            if let Some(source) = book.source_of(&key).or_else(|| book.source_of(fiat)) {
+                next.rate_sources
+                    .insert(fiat.to_string(), source.name().to_string());
+            }
+        }
         for (asset, open) in book.opens() {
             match open {
                 Some(open) => next.opens.insert(asset, open),

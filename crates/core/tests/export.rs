@@ -1,6 +1,7 @@
 //! CSV export against golden files written by hand from RFC 4180 (fields with a comma or a
 //! quote are quoted, quotes doubled, CRLF line ends) and the fixture below.
 
+use holdix_core::currency::Rate;
 use holdix_core::export::{self, file_name, iso_time};
 use holdix_core::history::Point;
 use holdix_core::portfolio::{Account, Holding, Position, Prices, Side};
@@ -65,8 +66,19 @@ fn golden(name: &str) -> String {
 
 #[test]
 fn holdings_csv_matches_the_golden_file() {
-    let csv = String::from_utf8(export::holdings(&snapshot(), &labels())).unwrap();
+    let csv = String::from_utf8(export::holdings(&snapshot(), &labels(), None)).unwrap();
     assert_eq!(csv, golden("holdings.csv"));
+}
+
+/// With a display currency: one more column, the USD value × the rate, exactly.
+#[test]
+fn holdings_csv_in_a_display_currency_matches_the_golden_file() {
+    let eur = Rate {
+        code: "EUR",
+        per_usd: d("0.92"),
+    };
+    let csv = String::from_utf8(export::holdings(&snapshot(), &labels(), Some(&eur))).unwrap();
+    assert_eq!(csv, golden("holdings-eur.csv"));
 }
 
 #[test]
@@ -114,7 +126,7 @@ fn the_csv_crate_reads_the_exports_back() {
     let mut labels = labels();
     labels[1].1 = "Line\r\nbreak, \"and\" quotes".into();
     let files = [
-        export::holdings(&snapshot(), &labels),
+        export::holdings(&snapshot(), &labels, None),
         export::positions(&snapshot(), &labels),
     ];
     for bytes in files {
@@ -131,7 +143,7 @@ fn the_csv_crate_reads_the_exports_back() {
             );
         }
     }
-    let holdings = export::holdings(&snapshot(), &labels);
+    let holdings = export::holdings(&snapshot(), &labels, None);
     let mut reader = csv::Reader::from_reader(holdings.as_slice());
     let last = reader.records().last().unwrap().unwrap();
     assert_eq!(

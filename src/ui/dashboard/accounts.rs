@@ -3,10 +3,10 @@
 //! readable" for one the key may not read, and "—" where the exchange has no such account.
 
 use holdix_core::exchange::exchange;
-use holdix_core::portfolio::{self, format_usd, Account};
+use holdix_core::portfolio::{self, Account};
 use leptos::prelude::*;
 
-use super::shown;
+use super::money;
 use crate::ui::use_ctx;
 
 #[component]
@@ -55,7 +55,7 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                         } else if unreadable.iter().any(|(id, x)| *id == c.id && *x == a) {
                                             "not readable".to_string()
                                         } else {
-                                            shown(ctx, format_usd(v.by_account.get(&(c.id.clone(), a)).copied().unwrap_or_default()))
+                                            money(ctx, v.by_account.get(&(c.id.clone(), a)).copied().unwrap_or_default())
                                         }
                                     };
                                     let total = v.by_connection.get(&c.id).copied().unwrap_or_default();
@@ -65,7 +65,7 @@ pub fn Accounts(valuation: Memo<portfolio::Valuation>) -> impl IntoView {
                                             {columns.get().into_iter().map(|a| view! {
                                                 <td class="num" data-label=a.label() data-testid=format!("account-{}-{}", c.label, a.key())>{cell(a)}</td>
                                             }).collect_view()}
-                                            <td class="num" data-label="Total"><strong>{shown(ctx, format_usd(total))}</strong></td>
+                                            <td class="num" data-label="Total"><strong>{money(ctx, total)}</strong></td>
                                         </tr>
                                     }
                                 })

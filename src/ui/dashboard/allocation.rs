@@ -3,10 +3,10 @@
 //! one table, so a screen reader gets exactly the numbers the bars show.
 
 use holdix_core::allocation::{by_account, by_asset, by_exchange};
-use holdix_core::portfolio::{format_usd, Valuation};
+use holdix_core::portfolio::Valuation;
 use leptos::prelude::*;
 
-use super::shown;
+use super::money;
 use crate::ui::use_ctx;
 
 const VIEWS: [&str; 3] = ["Asset", "Exchange", "Account"];
@@ -55,7 +55,7 @@ pub fn Allocation(valuation: Memo<Valuation>) -> impl IntoView {
                         {move || slices().into_iter().map(|s| view! {
                             <tr data-testid=format!("allocation-{}", s.label)>
                                 <th scope="row">{s.label.clone()}</th>
-                                <td class="num">{shown(ctx, format_usd(s.usd))}</td>
+                                <td class="num">{money(ctx, s.usd)}</td>
                                 <td class="num">{format!("{}%", s.percent)}</td>
                                 <td class="bar"><meter min="0" max="100" value=s.percent.to_string() aria-hidden="true"></meter></td>
                             </tr>

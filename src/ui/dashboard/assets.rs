@@ -2,10 +2,10 @@
 //! sortable; balances under the small-balance threshold (a setting, $1 by default) behind a
 //! toggle.
 
-use holdix_core::portfolio::{self, format_amount, format_usd, AssetRow};
+use holdix_core::portfolio::{self, format_amount, AssetRow};
 use leptos::prelude::*;
 
-use super::shown;
+use super::{money, shown};
 
 /// Brings the history card (now showing the chosen asset) into view.
 fn scroll_to_history() {
@@ -123,7 +123,7 @@ pub fn Assets(
                                             </th>
                                             <td class="num">{shown(ctx, format_amount(r.amount))}</td>
                                             <td class="num">{r.price.map(format_amount).map(|p| format!("${p}")).unwrap_or_else(|| "no price".into())}</td>
-                                            <td class="num">{r.value.map(|v| shown(ctx, format_usd(v))).unwrap_or_else(|| "—".into())}</td>
+                                            <td class="num">{r.value.map(|v| money(ctx, v)).unwrap_or_else(|| "—".into())}</td>
                                             <td class="num">{r.share.map(|s| format!("{s}%")).unwrap_or_default()}</td>
                                             {day(&r)}
                                         </tr>

@@ -24,7 +24,14 @@ pub fn Export() -> impl IntoView {
             .with_untracked(|c| c.iter().map(|c| (c.id.clone(), c.label.clone())).collect());
         let snapshot = p.snapshot.get_untracked().unwrap_or_default();
         let (name, bytes) = match what {
-            What::Holdings => ("holdings", export::holdings(&snapshot, &labels)),
+            What::Holdings => {
+                let code = ctx.settings.with_untracked(|s| s.currency.clone());
+                let rate = holdix_core::currency::rate(&snapshot.prices, &code);
+                (
+                    "holdings",
+                    export::holdings(&snapshot, &labels, rate.as_ref()),
+                )
+            }
             What::Positions => ("positions", export::positions(&snapshot, &labels)),
             What::History => (
                 "history",

@@ -3,12 +3,12 @@
 //! and a readout of the point under the pointer or keyboard focus.
 
 use holdix_core::chart::{self, HEIGHT, WIDTH};
+use holdix_core::currency::format_money;
 use holdix_core::history::{change, Range};
-use holdix_core::portfolio::format_usd;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::{private, shown, signed_change, time_text};
+use super::{money, private, rate, signed_change, time_text};
 use crate::browser::unix_ms;
 
 #[component]
@@ -74,7 +74,7 @@ pub fn History(asset: RwSignal<Option<String>>) -> impl IntoView {
     let readout = move || {
         series.with(|s| {
             s.get(at())
-                .map(|(ms, v)| format!("{} at {}", shown(ctx, format_usd(*v)), time_text(*ms)))
+                .map(|(ms, v)| format!("{} at {}", money(ctx, *v), time_text(*ms)))
         })
     };
     let marker = move || line.with(|l| l.xs.get(at()).map(|x| chart::tenths(*x)));
@@ -105,7 +105,7 @@ pub fn History(asset: RwSignal<Option<String>>) -> impl IntoView {
                 {move || marker().map(|x| view! { <line class="marker" x1=x.clone() x2=x y1="0" y2=HEIGHT.to_string() /> })}
             </svg>
             <p class="axis muted" hidden=move || private(ctx) || count() == 0>
-                {move || line.with(|l| format!("Low {} · high {}", format_usd(l.low), format_usd(l.high)))}
+                {move || line.with(|l| format!("Low {} · high {}", format_money(l.low, rate(ctx).as_ref()), format_money(l.high, rate(ctx).as_ref())))}
             </p>
             <p class="readout" data-testid="readout" aria-live="polite">{readout}</p>
         </section>

@@ -13,6 +13,7 @@ mod summary;
 
 pub use summary::Dashboard;
 
+use holdix_core::currency::{self, format_money, Rate};
 use leptos::prelude::*;
 
 use crate::ui::settings::change_settings;
@@ -36,6 +37,22 @@ fn shown(ctx: Ctx, text: String) -> String {
     }
 }
 
+/// The display currency's rate (`None`: USD, or no exchange quotes it). Reactive.
+fn rate(ctx: Ctx) -> Option<Rate> {
+    let code = ctx.settings.with(|s| s.currency.clone());
+    if code == "USD" {
+        return None;
+    }
+    ctx.portfolio
+        .snapshot
+        .with(|s| s.as_ref().and_then(|s| currency::rate(&s.prices, &code)))
+}
+
+/// A USD value as shown: in the display currency, masked in privacy mode. Reactive.
+fn money(ctx: Ctx, usd: rust_decimal::Decimal) -> String {
+    shown(ctx, format_money(usd, rate(ctx).as_ref()))
+}
+
 /// A change in money and percent as text with its sign and an arrow (never colour alone),
 /// and its class (`change up`, `change down`): `▲ +$1,000.25 (+1.84%)`. Masked in privacy
 /// mode but for the percentage.
@@ -46,7 +63,7 @@ fn signed_change(
 ) -> (&'static str, String) {
     use rust_decimal::Decimal;
     let plus = |d: Decimal| if d > Decimal::ZERO { "+" } else { "" };
-    let money = format!("{}{}", plus(usd), holdix_core::portfolio::format_usd(usd));
+    let money = format!("{}{}", plus(usd), format_money(usd, rate(ctx).as_ref()));
     let percent = percent
         .map(|p| format!(" ({}{p}%)", plus(p)))
         .unwrap_or_default();

@@ -2,7 +2,7 @@
 //! status; below it the other parts of the dashboard.
 
 use holdix_core::exchange::{expiry_notice, unreadable_notice};
-use holdix_core::portfolio::{self, format_usd};
+use holdix_core::portfolio;
 use leptos::prelude::*;
 
 use super::accounts::Accounts;
@@ -12,7 +12,7 @@ use super::connections::Connections;
 use super::export::Export;
 use super::history::History;
 use super::positions::Positions;
-use super::{private, shown, signed_change, time_text, toggle_privacy};
+use super::{money, private, rate, signed_change, time_text, toggle_privacy};
 use crate::ui::connect::ConnectDialog;
 use crate::ui::portfolio::{refresh, ConnStatus};
 use crate::ui::use_ctx;
@@ -44,7 +44,7 @@ pub fn Dashboard() -> impl IntoView {
             <div class="summary-head">
                 <div>
                     <p class="muted">"Total value"</p>
-                    <p class="total" data-testid="total">{move || shown(ctx, format_usd(valuation.with(|v| v.total)))}</p>
+                    <p class="total" data-testid="total">{move || money(ctx, valuation.with(|v| v.total))}</p>
                     {move || {
                         let change = p.snapshot.with(|s| {
                             s.as_ref().and_then(|s| valuation.with(|v| portfolio::day_change(&v.assets, &s.opens)))
@@ -52,6 +52,20 @@ pub fn Dashboard() -> impl IntoView {
                         change.map(|(usd, percent)| {
                             let (class, text) = signed_change(ctx, usd, percent);
                             view! { <p class=class data-testid="day-change">{format!("{text} in 24 h (exchange prices)")}</p> }
+                        })
+                    }}
+                    {move || {
+                        let code = ctx.settings.with(|s| s.currency.clone());
+                        (code != "USD").then(|| {
+                            let text = match rate(ctx) {
+                                Some(r) => {
+                                    let source = p.snapshot.with(|s| s.as_ref().and_then(|s| s.rate_sources.get(r.code).cloned())).unwrap_or_default();
+                                    let at = p.snapshot.with(|s| s.as_ref().map(|s| time_text(s.as_of_ms))).unwrap_or_default();
+                                    format!("1 USD = {} {} · {source} ticker, {at}", r.per_usd, r.code)
+                                }
+                                None => format!("None of your exchanges quotes {code} against USDT: values are in USD."),
+                            };
+                            view! { <p class="muted" data-testid="rate">{text}</p> }
                         })
                     }}
                     <p class="muted" data-testid="as-of">

@@ -339,7 +339,14 @@ pub fn usd_prices<'p>(
     base_of: &dyn Fn(&'p str, &str) -> Option<&'p str>,
 ) -> Vec<Quote> {
     let mut best: Vec<(&str, usize, Decimal, Option<Decimal>)> = Vec::new();
+    let mut fx = Vec::new();
     for (pair, price, open) in pairs {
+        // USDT priced in a fiat currency: that currency's rate per USD.
+        for fiat in crate::currency::FIATS {
+            if base_of(pair, fiat) == Some("USDT") {
+                fx.push((crate::currency::fx_key(fiat), *price, None));
+            }
+        }
         for (rank, quote) in ["USDT", "USDC", "FDUSD"].iter().enumerate() {
             if let Some(base) = base_of(pair, quote) {
                 match best.iter_mut().find(|(a, ..)| *a == base) {
@@ -354,6 +361,7 @@ pub fn usd_prices<'p>(
     best.sort_by(|a, b| a.0.cmp(b.0));
     best.into_iter()
         .map(|(a, _, p, o)| (a.to_string(), p, o))
+        .chain(fx)
         .collect()
 }
 

@@ -739,12 +739,15 @@ mod tests {
             ("BTC-USDC".into(), d("96990"), None),
             ("DOT-USDC".into(), d("6.5"), None),
             ("BTC-USDT-SWAP".into(), d("1"), None),
+            ("USDT-EUR".into(), d("0.92"), None),
         ]);
         assert_eq!(
             prices,
             vec![
                 ("BTC".into(), d("97000.5"), Some(d("95000"))),
-                ("DOT".into(), d("6.5"), None)
+                ("DOT".into(), d("6.5"), None),
+                // USDT priced in EUR: the EUR rate, EUR per USD.
+                ("USD→EUR".into(), d("0.92"), None)
             ]
         );
     }
