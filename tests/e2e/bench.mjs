@@ -34,7 +34,7 @@ const kdf = [];
 const unlock = [];
 const refresh = [];
 for (let i = 0; i < ROUNDS; i++) {
-  // A Binance refresh weighs about 340 of the proxy's Binance budget (60 a second, burst
+  // A Binance refresh weighs about 420 of the proxy's Binance budget (60 a second, burst
   // 2,000): pace the rounds so every one is measured unthrottled, as a user's would be.
   if (i > 0) await new Promise((r) => setTimeout(r, 6_000));
   await faults({});

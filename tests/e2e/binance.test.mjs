@@ -44,8 +44,8 @@ test('connect Binance: every wallet, exactly the fixture, LD mirrors not counted
   // earn position's mirror and is not an asset of its own.
   assert.deepEqual(await row('USDT'), ['USDT', '3,100', '$1', '$3,100.00', '12.01%', '0%']);
   assert.equal(await page.getByTestId('asset-LDUSDT').count(), 0);
-  // Binance's price ticker has no 24 h open: no change shown.
-  assert.deepEqual(await row('BTC'), ['BTC', '0.15', '$97,100', '$14,565.00', '56.42%', '']);
+  // 24 h from Binance's ticker/24hr: 95,100 → 97,100.
+  assert.deepEqual(await row('BTC'), ['BTC', '0.15', '$97,100', '$14,565.00', '56.42%', '▲ +2.10%']);
   const pos = async (id) => (await page.getByTestId(id).innerText()).split('\t').map((s) => s.trim());
   const positions = page.getByTestId('positions');
   assert.equal(await positions.locator('tbody tr').count(), 3, 'hedge-mode long and short, and COIN-M');

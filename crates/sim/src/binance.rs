@@ -26,7 +26,8 @@ pub struct BinanceFixture {
     pub keys: Vec<BinanceKey>,
     #[serde(default)]
     pub accounts: std::collections::BTreeMap<String, BinanceAccount>,
-    /// `GET /api/v3/ticker/price` rows.
+    /// Price rows (`symbol`, `price`, and `openPrice`, the price 24 hours ago, where it
+    /// differs): served as `GET /api/v3/ticker/price` and `GET /api/v3/ticker/24hr`.
     #[serde(default)]
     pub tickers: Vec<Value>,
     /// Request weight per minute per IP (Binance: 6000).
@@ -92,6 +93,36 @@ fn error(status: StatusCode, code: i64, msg: &str) -> Reply {
     (status, json!({"code": code, "msg": msg}), Vec::new())
 }
 
+/// `ticker/24hr` rows from the fixture's prices: `lastPrice` (moved by the market control),
+/// `openPrice` (the fixture's, else the unmoved price); `type=MINI` leaves out the bid/ask
+/// and change fields, as Binance does.
+fn day_tickers(sim: &Sim, mini: bool) -> Vec<Value> {
+    let moved = crate::move_prices(sim, &sim.fixture.binance.tickers, &["price"]);
+    sim.fixture
+        .binance
+        .tickers
+        .iter()
+        .zip(moved)
+        .map(|(row, now)| {
+            let open = row.get("openPrice").or(row.get("price")).cloned();
+            let mut t = json!({
+                "symbol": row["symbol"], "openPrice": open, "highPrice": now["price"],
+                "lowPrice": open, "lastPrice": now["price"], "volume": "0", "quoteVolume": "0",
+                "openTime": 1_764_028_800_000_i64, "closeTime": 1_764_115_199_999_i64,
+                "firstId": 0, "lastId": 0, "count": 0,
+            });
+            if !mini {
+                t["priceChange"] = "0".into();
+                t["priceChangePercent"] = "0".into();
+                t["weightedAvgPrice"] = now["price"].clone();
+                t["bidPrice"] = now["price"].clone();
+                t["askPrice"] = now["price"].clone();
+            }
+            t
+        })
+        .collect()
+}
+
 /// Binance's signature, computed here from its documentation.
 pub fn signature(secret: &str, total_params: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
@@ -100,9 +131,10 @@ pub fn signature(secret: &str, total_params: &str) -> String {
 }
 
 /// (method, path, weight, signed)
-const ROUTES: [(&str, &str, usize, bool); 12] = [
+const ROUTES: [(&str, &str, usize, bool); 13] = [
     ("GET", "/api/v3/time", 1, false),
     ("GET", "/api/v3/ticker/price", 4, false),
+    ("GET", "/api/v3/ticker/24hr", 80, false),
     ("GET", "/sapi/v1/account/apiRestrictions", 1, true),
     ("GET", "/api/v3/account", 20, true),
     ("POST", "/sapi/v1/asset/get-funding-asset", 1, true),
@@ -148,6 +180,13 @@ pub fn handle(sim: &Sim, req: &Request<'_>) -> Reply {
         (
             StatusCode::OK,
             json!({"serverTime": sim.now_ms()}),
+            Vec::new(),
+        )
+    } else if path == "/api/v3/ticker/24hr" {
+        let mini = req.query("type").as_deref() == Some("MINI");
+        (
+            StatusCode::OK,
+            Value::Array(day_tickers(sim, mini)),
             Vec::new(),
         )
     } else {

@@ -81,6 +81,23 @@ async fn every_ticker_moves_by_the_percentage_set() {
             json!("106810")
         ]
     );
+    // Binance's 24 h ticker: the last price moved, the price 24 hours ago did not.
+    let day = get("/binance/api/v3/ticker/24hr?type=MINI").await;
+    let btc = day
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["symbol"] == "BTCUSDT")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (btc["lastPrice"].clone(), btc["openPrice"].clone()),
+        (json!("106810"), json!("95100.00000000"))
+    );
+    assert!(
+        btc.get("bidPrice").is_none(),
+        "type=MINI leaves out bid and ask"
+    );
     set(-4).await;
     assert_eq!(
         prices().await,

@@ -31,7 +31,9 @@ const USDM: &str = "binance-futures";
 const COINM: &str = "binance-coinm";
 
 pub const TIME: &str = "/api/v3/time";
-pub const TICKERS: &str = "/api/v3/ticker/price";
+/// Every symbol's 24-hour rolling ticker (weight 80 without `symbol`; `type=MINI` leaves out
+/// what Holdix does not read): `lastPrice` and `openPrice`, the price 24 hours ago.
+pub const TICKERS: &str = "/api/v3/ticker/24hr";
 pub const RESTRICTIONS: &str = "/sapi/v1/account/apiRestrictions";
 
 /// (part, host, method, path, fixed parameters)
@@ -510,12 +512,14 @@ pub fn verdict_of(value: &Value) -> Verdict {
     Verdict::ReadOnly
 }
 
-/// USD prices from `ticker/price`: the USDT pair, else USDC, else FDUSD.
+/// USD prices from `ticker/24hr`: the USDT pair, else USDC, else FDUSD, each with its price
+/// 24 hours ago.
 pub fn usd_prices(value: &Value) -> Result<Vec<Quote>, ExchangeError> {
     let mut pairs = Vec::new();
     for t in J.list(value, None)? {
-        if let Some(price) = J.decimal(t, "price")? {
-            pairs.push((Json::text(t, "symbol"), price, None));
+        if let Some(price) = J.decimal(t, "lastPrice")? {
+            let open = J.decimal(t, "openPrice")?;
+            pairs.push((Json::text(t, "symbol"), price, open));
         }
     }
     Ok(super::usd_prices(&pairs, &|pair, quote| {
@@ -583,7 +587,10 @@ impl Exchange for Binance {
     }
 
     fn price_requests(&self) -> Vec<HttpRequest> {
-        vec![HttpRequest::public_get(SPOT, TICKERS)]
+        vec![HttpRequest::public_get(
+            SPOT,
+            &format!("{TICKERS}?type=MINI"),
+        )]
     }
 
     fn parse_prices(&self, answers: &[HttpResponse]) -> Result<Vec<Quote>, ExchangeError> {
@@ -1017,16 +1024,16 @@ mod tests {
     fn prices_prefer_usdt_then_usdc_then_fdusd() {
         let v: Value = serde_json::from_str(
             r#"[
-            {"symbol":"BTCUSDT","price":"97000.50"},{"symbol":"BTCUSDC","price":"96990"},
-            {"symbol":"BNBFDUSD","price":"611"},{"symbol":"BNBUSDC","price":"610"},
-            {"symbol":"ETHBTC","price":"0.035"},{"symbol":"WIFFDUSD","price":"2.1"}]"#,
+            {"symbol":"BTCUSDT","lastPrice":"97000.50","openPrice":"95000"},{"symbol":"BTCUSDC","lastPrice":"96990"},
+            {"symbol":"BNBFDUSD","lastPrice":"611"},{"symbol":"BNBUSDC","lastPrice":"610","openPrice":"600"},
+            {"symbol":"ETHBTC","lastPrice":"0.035"},{"symbol":"WIFFDUSD","lastPrice":"2.1"}]"#,
         )
         .unwrap();
         assert_eq!(
             usd_prices(&v).unwrap(),
             vec![
-                ("BNB".into(), d("610"), None),
-                ("BTC".into(), d("97000.50"), None),
+                ("BNB".into(), d("610"), Some(d("600"))),
+                ("BTC".into(), d("97000.50"), Some(d("95000"))),
                 ("WIF".into(), d("2.1"), None)
             ]
         );
@@ -1050,8 +1057,8 @@ mod tests {
             let path = req.path_and_query.split('?').next().unwrap();
             let body = match path {
                 p if p.starts_with("/api/v5/") => return okx_answer(req),
-                "/api/v3/ticker/price" => {
-                    r#"[{"symbol":"BTCUSDT","price":"97100"},{"symbol":"BNBUSDT","price":"610"}]"#
+                "/api/v3/ticker/24hr" => {
+                    r#"[{"symbol":"BTCUSDT","lastPrice":"97100","openPrice":"95100"},{"symbol":"BNBUSDT","lastPrice":"610"}]"#
                 }
                 "/api/v3/account" => r#"{"balances":[{"asset":"BNB","free":"2","locked":"0"}]}"#,
                 "/sapi/v1/simple-earn/locked/position"
