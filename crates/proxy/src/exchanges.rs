@@ -210,8 +210,9 @@ pub const EXCHANGES: &[Exchange] = &[
             get("/sapi/v1/simple-earn/locked/position", 150),
             get("/sapi/v1/margin/account", 10),
         ],
-        // One Binance refresh weighs about 420 (Simple Earn pages 150 each, the 24 h tickers 80): the burst
-        // allows several users' refreshes at once, the rate stays under 6,000 a minute.
+        // One Binance refresh weighs about 420 (Simple Earn pages 150 each, the 24 h tickers
+        // 80): the burst allows several users' refreshes at once, the rate stays under 6,000 a
+        // minute.
         budget: Budget {
             per_second: 60.0,
             burst: 2000.0,
