@@ -45,15 +45,15 @@ impl Rate {
 }
 
 /// A USD value as shown in `rate`'s currency (USD without one): `$1,234.56`, `€1,142.00`,
-/// `¥185,000`, `1,234.56 PLN`. Rounded half away from zero to the currency's minor unit.
+/// `¥185,000`, `1,234.56 PLN`. Rounded to the currency's minor unit half to even, as every
+/// amount in Holdix is shown.
 pub fn format_money(usd: Decimal, rate: Option<&Rate>) -> String {
     let (value, code) = match rate {
         Some(r) => (r.convert(usd), r.code),
         None => (usd, "USD"),
     };
     let places = if code == "JPY" { 0 } else { 2 };
-    let rounded =
-        value.round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let rounded = value.round_dp(places);
     let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
         "-"
     } else {
@@ -121,7 +121,12 @@ mod tests {
         assert_eq!(eur.convert(d("60286.50")), d("55463.58"));
         assert_eq!(format_money(d("60286.50"), Some(&eur)), "€55,463.58");
         assert_eq!(format_money(d("60286.50"), None), "$60,286.50");
-        assert_eq!(format_money(d("-0.005"), None), "-$0.01");
+        assert_eq!(format_money(d("-0.015"), None), "-$0.02");
+        assert_eq!(
+            format_money(d("14619.785"), None),
+            "$14,619.78",
+            "half to even"
+        );
         let jpy = Rate {
             code: "JPY",
             per_usd: d("155.5"),

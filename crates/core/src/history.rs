@@ -195,11 +195,10 @@ fn index_of(names: &mut Vec<String>, name: &str) -> usize {
     })
 }
 
-/// Per-asset values are kept to the cent (totals and connection values exactly).
+/// Per-asset values are kept to the cent, half to even as amounts are shown (totals and
+/// connection values exactly).
 fn cents(value: Decimal) -> i64 {
-    let cents = (value * Decimal::ONE_HUNDRED)
-        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    i64::try_from(cents).unwrap_or(i64::MAX)
+    i64::try_from((value * Decimal::ONE_HUNDRED).round_dp(0)).unwrap_or(i64::MAX)
 }
 
 /// The JSON of one record's points (in time order).
@@ -500,7 +499,8 @@ mod tests {
             back[0].assets,
             vec![
                 ("BTC".into(), d("0.5"), d("45000.12")),
-                ("USDT".into(), d("0.00512"), d("0.01")),
+                // 0.005 to the cent, half to even.
+                ("USDT".into(), d("0.00512"), d("0")),
             ]
         );
         assert_eq!(back[1].assets, vec![("BTC".into(), d("0.5"), d("45100"))]);
