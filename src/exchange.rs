@@ -150,7 +150,14 @@ impl Fetcher {
                 exchange: r.upstream,
                 method: r.method,
                 path: &r.path_and_query,
-                headers: r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect(),
+                // Inserted one by one: collecting into a map compiles a sort into the bundle.
+                headers: r.headers.iter().fold(
+                    std::collections::BTreeMap::new(),
+                    |mut m, (k, v)| {
+                        m.insert(*k, v.as_str());
+                        m
+                    },
+                ),
                 body: &r.body,
             })
             .collect();

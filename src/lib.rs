@@ -33,6 +33,14 @@ pub fn bench_kdf_ms() -> f64 {
     }
 }
 
+/// Benchmark hook (`cargo xtask bench`): mounts a value-history card with five years of
+/// history of its own at the end of the page (see `ui::dashboard::bench_mount`); returns its
+/// points.
+#[wasm_bindgen]
+pub fn bench_mount_history() -> usize {
+    ui::bench_mount_history()
+}
+
 /// Test hook (end-to-end tests): vault keys alive in this page. Locking must bring it to 0
 /// at once, whatever work was in flight.
 #[wasm_bindgen]

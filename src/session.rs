@@ -285,7 +285,7 @@ impl Session {
             layout.push((id, record.iter().map(|p| p.at_ms).collect()));
             points.extend(record);
         }
-        points.sort_by_key(|p| p.at_ms);
+        holdix_core::sort::by(&mut points, &|a, b| a.at_ms.cmp(&b.at_ms));
         Ok((points, layout))
     }
 

@@ -77,7 +77,7 @@ const CHANNEL: &str = "holdix";
 const PASSWORD_CHANGED: &str = "password-changed";
 
 impl Ctx {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             phase: RwSignal::new(Phase::Loading),
             page: RwSignal::new(Page::Dashboard),
@@ -223,6 +223,11 @@ impl Ctx {
             }
         }
     }
+}
+
+/// See [`crate::bench_mount_history`].
+pub fn bench_mount_history() -> usize {
+    dashboard::bench_mount()
 }
 
 pub fn use_ctx() -> Ctx {

@@ -200,12 +200,11 @@ async fn refresh_now(ctx: Ctx) {
     }
     p.refreshing.set(true);
     p.last_attempt_ms.set_value(js_sys::Date::now());
-    p.statuses.set(
+    p.statuses.set(statuses_of(
         connections
             .iter()
-            .map(|c| (c.id.clone(), ConnStatus::Loading))
-            .collect(),
-    );
+            .map(|c| (c.id.clone(), ConnStatus::Loading)),
+    ));
     let fetcher = p.fetcher(&ctx);
     let report = fetcher.refresh(&connections).await;
     drop(connections);
@@ -217,16 +216,13 @@ async fn refresh_now(ctx: Ctx) {
     let unreachable = results
         .iter()
         .all(|(_, r)| r.as_ref().is_err_and(|e| e.kind == ErrorKind::Unreachable));
-    let statuses = results
-        .iter()
-        .map(|(id, r)| {
-            let status = match r {
-                Ok(_) => ConnStatus::Ok,
-                Err(e) => ConnStatus::Error(e.problem.message.clone()),
-            };
-            (id.clone(), status)
-        })
-        .collect();
+    let statuses = statuses_of(results.iter().map(|(id, r)| {
+        let status = match r {
+            Ok(_) => ConnStatus::Ok,
+            Err(e) => ConnStatus::Error(e.problem.message.clone()),
+        };
+        (id.clone(), status)
+    }));
     let previous = p.snapshot.get_untracked().unwrap_or_default();
     let now = unix_ms().max(0) as u64;
     if let Some(next) = previous.merge(&results, &book, now) {
@@ -259,6 +255,15 @@ async fn refresh_now(ctx: Ctx) {
     if unreachable {
         went_offline(ctx);
     }
+}
+
+/// The status map, inserted one by one (collecting into a map compiles a sort).
+fn statuses_of(items: impl Iterator<Item = (String, ConnStatus)>) -> BTreeMap<String, ConnStatus> {
+    let mut map = BTreeMap::new();
+    for (id, status) in items {
+        map.insert(id, status);
+    }
+    map
 }
 
 /// Marks the app offline and, once, starts checking every 3 s whether the proxy answers

@@ -14,4 +14,5 @@ pub mod history;
 pub mod password;
 pub mod portfolio;
 pub mod records;
+pub mod sort;
 pub mod vault;

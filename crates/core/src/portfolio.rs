@@ -186,7 +186,7 @@ impl PriceBook {
         let mut prices = BTreeMap::new();
         let mut notes = BTreeMap::new();
         let mut sorted = self.quotes.clone();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        crate::sort::by(&mut sorted, &|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
         for group in sorted.chunk_by(|a, b| a.0 == b.0) {
             let asset = &group[0].0;
             let quotes: Vec<(crate::records::ExchangeId, Decimal)> =
@@ -294,8 +294,9 @@ pub fn value(holdings: &[Holding], prices: &Prices) -> Valuation {
             share,
         });
     }
-    v.assets
-        .sort_by(|a, b| b.value.cmp(&a.value).then(a.asset.cmp(&b.asset)));
+    crate::sort::by(&mut v.assets, &|a, b| {
+        b.value.cmp(&a.value).then(a.asset.cmp(&b.asset))
+    });
     v
 }
 

@@ -596,11 +596,11 @@ impl Manifest {
 
     /// The stored `records` are exactly the listed ones, each as last written.
     pub fn check(&self, records: &[SealedRecord]) -> Result<(), VaultError> {
-        let stored: BTreeMap<&str, &[u8]> = records
-            .iter()
-            .filter(|(id, _)| id != MANIFEST_ID)
-            .map(|(id, s)| (id.as_str(), s.as_slice()))
-            .collect();
+        // Inserted one by one: collecting into a map would compile a sort into the bundle.
+        let mut stored: BTreeMap<&str, &[u8]> = BTreeMap::new();
+        for (id, s) in records.iter().filter(|(id, _)| id != MANIFEST_ID) {
+            stored.insert(id.as_str(), s.as_slice());
+        }
         for (id, want) in &self.records {
             match stored.get(id.as_str()) {
                 None => {

@@ -3,6 +3,7 @@
 //! toggle.
 
 use holdix_core::portfolio::{self, format_amount, AssetRow};
+use holdix_core::sort;
 use leptos::prelude::*;
 
 use super::{money, shown};
@@ -51,8 +52,8 @@ pub fn Assets(
         }
         match sort.get() {
             SortBy::Value => {}
-            SortBy::Asset => rows.sort_by(|a, b| a.asset.cmp(&b.asset)),
-            SortBy::Amount => rows.sort_by_key(|r| std::cmp::Reverse(r.amount)),
+            SortBy::Asset => sort::by(&mut rows, &|a, b| a.asset.cmp(&b.asset)),
+            SortBy::Amount => sort::by(&mut rows, &|a, b| b.amount.cmp(&a.amount)),
         }
         (rows, dust)
     });

@@ -111,3 +111,42 @@ pub fn History(asset: RwSignal<Option<String>>) -> impl IntoView {
         </section>
     }
 }
+
+/// Benchmark hook (`cargo xtask bench`, through `holdix::bench_mount_history`): a value-history
+/// card of its own — a fresh app state, nothing of the open app read or written — holding
+/// five years of history as compaction leaves a refresh every 5 minutes (daily, then hourly
+/// for 90 days, then every point for 48 hours), at the end of the page. Returns its points.
+pub fn bench_mount() -> usize {
+    const MIN: u64 = 60_000;
+    let now = unix_ms().max(0) as u64;
+    let mut points = Vec::new();
+    let mut at = now - 5 * 365 * 1_440 * MIN;
+    while at <= now {
+        let age = now - at;
+        points.push(holdix_core::history::Point {
+            at_ms: at,
+            total: rust_decimal::Decimal::new(6_000_000 + (at / MIN % 9_973) as i64 * 37, 2),
+            ..Default::default()
+        });
+        at += match age {
+            a if a > 90 * 1_440 * MIN => 1_440 * MIN,
+            a if a > 48 * 60 * MIN => 60 * MIN,
+            _ => 5 * MIN,
+        };
+    }
+    let count = points.len();
+    let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    else {
+        return 0;
+    };
+    leptos::mount::mount_to(body, move || {
+        let ctx = crate::ui::Ctx::new();
+        ctx.portfolio.history.set(points);
+        provide_context(ctx);
+        view! { <div data-testid="bench-history"><History asset=RwSignal::new(None) /></div> }
+    })
+    .forget();
+    count
+}

@@ -11,6 +11,7 @@ mod history;
 mod positions;
 mod summary;
 
+pub use history::bench_mount;
 pub use summary::Dashboard;
 
 use holdix_core::currency::{self, format_money, Rate};

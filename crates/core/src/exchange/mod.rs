@@ -358,7 +358,7 @@ pub fn usd_prices<'p>(
             }
         }
     }
-    best.sort_by(|a, b| a.0.cmp(b.0));
+    crate::sort::by(&mut best, &|a, b| a.0.cmp(b.0));
     best.into_iter()
         .map(|(a, _, p, o)| (a.to_string(), p, o))
         .chain(fx)
