@@ -1,11 +1,13 @@
 //! Holdix's pure logic, with no web dependencies: the vault format and its crypto
-//! ([`vault`]), the typed records the vault stores ([`records`]), password advice
-//! ([`password`]), the exchange modules ([`exchange`], sans-IO: request building, signing,
-//! parsing, error explanations), portfolio math ([`portfolio`], [`allocation`]), its
-//! history over time ([`history`]) and the chart of it ([`chart`]). Everything here is
-//! tested natively against known answers.
+//! ([`vault`]) and its backup file ([`backup`]), the typed records the vault stores
+//! ([`records`]), password advice ([`password`]), the exchange modules ([`exchange`],
+//! sans-IO: request building, signing, parsing, error explanations), portfolio math
+//! ([`portfolio`], [`allocation`], [`currency`]), its history over time ([`history`]), the
+//! chart of it ([`chart`]) and CSV export ([`export`]). Everything here is tested natively
+//! against known answers.
 
 pub mod allocation;
+pub mod backup;
 pub mod chart;
 pub mod currency;
 pub mod exchange;

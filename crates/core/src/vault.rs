@@ -639,7 +639,7 @@ fn fill_random(buf: &mut [u8]) -> Result<(), VaultError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use hex_literal::hex;
 
@@ -863,7 +863,7 @@ mod tests {
 
     /// `meta` with its header rewritten to `kdf` and the checksum recomputed, as someone
     /// editing storage would.
-    fn with_params(meta: &VaultMeta, kdf: KdfParams) -> VaultMeta {
+    pub(crate) fn with_params(meta: &VaultMeta, kdf: KdfParams) -> VaultMeta {
         let check = B64.decode(&meta.check).unwrap();
         let header = VaultHeader { kdf, salt: [5; 16] }.to_bytes();
         VaultMeta {
