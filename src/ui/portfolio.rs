@@ -134,7 +134,8 @@ pub fn load_after_unlock(ctx: Ctx) {
 }
 
 /// While unlocked: refreshes every `Settings.refresh_minutes` (off at 0), counted from the
-/// last refresh started; never while the tab is hidden, offline, or already refreshing.
+/// last refresh started; never while the tab is hidden, offline, already refreshing, or with
+/// nothing connected.
 async fn auto_refresh(ctx: Ctx) {
     let p = ctx.portfolio;
     while ctx.session().is_some() {
@@ -144,7 +145,10 @@ async fn auto_refresh(ctx: Ctx) {
         let visible = !web_sys::window()
             .and_then(|w| w.document())
             .is_some_and(|d| d.hidden());
-        if every_ms > 0.0 && due && visible && !p.offline.get_untracked() && online() {
+        let connected = p.connections.with_untracked(|c| !c.is_empty());
+        if every_ms > 0.0 && due && visible && connected && !p.offline.get_untracked() && online() {
+            // Counted from this attempt even if the refresh stops early (no retry every second).
+            p.last_attempt_ms.set_value(js_sys::Date::now());
             refresh(ctx).await;
         }
     }
