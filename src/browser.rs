@@ -122,3 +122,17 @@ pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
     let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
 }
+
+/// The bytes of a file the user chose: the first `up_to` bytes, or all of it.
+pub async fn read_file(file: &web_sys::File, up_to: Option<usize>) -> Result<Vec<u8>, String> {
+    let fail = |e: wasm_bindgen::JsValue| format!("The browser could not read the file: {e:?}");
+    let blob: &web_sys::Blob = file;
+    let part = match up_to {
+        Some(n) => blob.slice_with_f64_and_f64(0.0, n as f64).map_err(fail)?,
+        None => blob.clone(),
+    };
+    let buffer = wasm_bindgen_futures::JsFuture::from(part.array_buffer())
+        .await
+        .map_err(fail)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}

@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use holdix_core::backup::{self, Backup, Merged};
 use holdix_core::history::{self, Layout, Point};
 use holdix_core::records::{
     Connection, Settings, Snapshot, CONNECTION_PREFIX, SETTINGS_ID, SNAPSHOT_ID,
@@ -22,8 +23,9 @@ pub enum SessionError {
     #[error("Wrong password")]
     WrongPassword,
     #[error(
-        "{0}. Nothing was changed or deleted. If you have a backup of this browser profile, \
-         restore it; otherwise erase the vault and connect your exchanges again."
+        "{0}. Nothing was changed or deleted. If you have a Holdix backup file, erase the \
+         vault and restore the backup from the Create screen; otherwise erase the vault and \
+         connect your exchanges again."
     )]
     Damaged(String),
     #[error("No vault exists in this browser yet.")]
@@ -135,20 +137,49 @@ impl Session {
         let manifest = find(&records, MANIFEST_ID);
         let vault = meta.unlock_with(password, manifest)?;
         vault.verify(&records)?;
-        let settings = match find(&records, SETTINGS_ID) {
+        Self::opened(store, vault, json, &records).await
+    }
+
+    /// The session of a vault whose key is proven and records verified: its settings read,
+    /// and a vault from before manifests upgraded.
+    async fn opened(
+        store: Store,
+        vault: OpenVault,
+        json: String,
+        records: &[SealedRecord],
+    ) -> Result<Self, SessionError> {
+        let settings = match find(records, SETTINGS_ID) {
             Some(sealed) => vault.open_json(SETTINGS_ID, sealed)?,
             None => Settings::default(),
         };
-        let mut session = Self {
+        let session = Self {
             store,
             key: Key::new(vault),
             meta: json.into(),
             settings,
         };
         if session.vault().is_legacy() {
-            session = session.upgrade(&records).await?;
+            return session.upgrade(records).await;
         }
         Ok(session)
+    }
+
+    /// Restores a backup into a browser without a vault: the vault as it was, meta and
+    /// records as they are in the file, in one transaction that never overwrites a vault.
+    /// `vault` is the backup opened with its password.
+    pub async fn restore(
+        store: Store,
+        backup: &Backup,
+        vault: OpenVault,
+    ) -> Result<Self, SessionError> {
+        store
+            .write(
+                Batch::new()
+                    .create_meta(backup.meta.clone())
+                    .put_all(backup.records.clone()),
+            )
+            .await?;
+        Self::opened(store, vault, backup.meta.clone(), &backup.records).await
     }
 
     /// Gives a vault from before manifests its manifest (and a key check that says so), in
@@ -179,22 +210,7 @@ impl Session {
     fn guard(&self) -> Guard {
         let key = self.key.clone();
         self.guard_with(Box::new(move |stored, puts, deletes| {
-            let vault = &key.0;
-            let sealed = stored.ok_or_else(|| {
-                StoreError::Damaged("The vault's list of records is missing".into())
-            })?;
-            let mut manifest = vault
-                .open_manifest(sealed)
-                .map_err(|e| StoreError::Damaged(e.to_string()))?;
-            for (id, sealed) in puts {
-                manifest.record(id, sealed);
-            }
-            for id in deletes {
-                manifest.forget(id);
-            }
-            vault
-                .seal_manifest(&manifest)
-                .map_err(|e| StoreError::WriteFailed(e.to_string()))
+            updated_manifest(&key.0, stored, puts, deletes)
         }))
     }
 
@@ -227,20 +243,45 @@ impl Session {
         })
     }
 
-    pub async fn save_connection(&self, connection: &Connection) -> Result<(), SessionError> {
+    /// Saves a connection (noting when, for merging backups) and, in the same transaction,
+    /// the settings saying connections changed (the dashboard then offers a backup).
+    pub async fn save_connection(&self, connection: &Connection) -> Result<Self, SessionError> {
+        let now = now_ms();
+        let connection = Connection {
+            saved_ms: now,
+            ..connection.clone()
+        };
         let id = connection.record_id();
-        let sealed = self.vault().seal_json(&id, connection)?;
-        self.write(Batch::new().put(id, sealed)).await
+        let sealed = self.vault().seal_json(&id, &connection)?;
+        self.write_changed_connections(Batch::new().put(id, sealed), now)
+            .await
     }
 
     /// Removes a connection and, in the same transaction, its data from the snapshot.
-    pub async fn delete_connection(&self, id: &str) -> Result<(), SessionError> {
+    pub async fn delete_connection(&self, id: &str) -> Result<Self, SessionError> {
         let mut batch = Batch::new().delete(format!("{CONNECTION_PREFIX}{id}"));
         if let Some(mut snapshot) = self.snapshot().await? {
             snapshot.drop_connection(id);
             batch = batch.put(SNAPSHOT_ID, self.vault().seal_json(SNAPSHOT_ID, &snapshot)?);
         }
-        self.write(batch).await
+        self.write_changed_connections(batch, now_ms()).await
+    }
+
+    async fn write_changed_connections(
+        &self,
+        batch: Batch,
+        now: u64,
+    ) -> Result<Self, SessionError> {
+        let settings = Settings {
+            connections_changed_ms: now,
+            ..self.settings.clone()
+        };
+        let sealed = self.vault().seal_json(SETTINGS_ID, &settings)?;
+        self.write(batch.put(SETTINGS_ID, sealed)).await?;
+        Ok(Self {
+            settings,
+            ..self.clone()
+        })
     }
 
     /// The last saved portfolio snapshot.
@@ -272,21 +313,104 @@ impl Session {
 
     /// History's points, time-ordered, and what its records hold.
     pub async fn history(&self) -> Result<(Vec<Point>, Layout), SessionError> {
-        let mut points = Vec::new();
-        let mut layout = Vec::new();
-        for (id, sealed) in self.store.records().await? {
-            if !id.starts_with(history::RECORD_PREFIX) {
-                continue;
-            }
-            let json = self.vault().open(&id, &sealed)?;
-            let record = history::decode(&json).map_err(|e| {
-                SessionError::Damaged(format!("The history record {id} cannot be read ({e})"))
-            })?;
-            layout.push((id, record.iter().map(|p| p.at_ms).collect()));
-            points.extend(record);
+        Ok(backup::history_of(
+            self.vault(),
+            &self.store.records().await?,
+        )?)
+    }
+
+    /// The backup file of this vault as stored now (nothing decrypted), after noting the
+    /// backup in the settings (so the file says it too). Returns the session with those
+    /// settings and the file.
+    pub async fn export_backup(&self) -> Result<(Self, Vec<u8>), SessionError> {
+        let settings = Settings {
+            last_backup_ms: Some(now_ms()),
+            ..self.settings.clone()
+        };
+        let next = self.save_settings(settings).await?;
+        let (meta, records) = self.store.dump().await?;
+        if meta.as_deref() != Some(&*self.meta) {
+            return Err(SessionError::VaultChanged);
         }
-        holdix_core::sort::by(&mut points, &|a, b| a.at_ms.cmp(&b.at_ms));
-        Ok((points, layout))
+        // Never hand out a copy that would not restore.
+        self.vault().verify(&records)?;
+        Ok((next, backup::write(&self.meta, &records)))
+    }
+
+    /// Merging an opened backup into this vault, prepared in memory (see
+    /// `holdix_core::backup::merge`): the batch lands only if nothing was saved since the
+    /// records were read.
+    pub async fn prepare_merge(
+        &self,
+        backup: &Backup,
+        theirs: &OpenVault,
+    ) -> Result<(Batch, Merged), SessionError> {
+        let records = self.store.records().await?;
+        let mut merged = backup::merge(self.vault(), &records, theirs, &backup.records, now_ms())?;
+        let read = find(&records, MANIFEST_ID).map(<[u8]>::to_vec);
+        let key = self.key.clone();
+        let unchanged = move |stored: Option<&[u8]>, puts: &[SealedRecord], deletes: &[String]| {
+            if stored.map(<[u8]>::to_vec) != read {
+                return Err(StoreError::WriteFailed(
+                    "Holdix saved something else meanwhile; try again".into(),
+                ));
+            }
+            updated_manifest(&key.0, stored, puts, deletes)
+        };
+        let mut batch = Batch::new().put_all(std::mem::take(&mut merged.puts));
+        for id in &merged.deletes {
+            batch = batch.delete(id.clone());
+        }
+        Ok((batch.guarded(self.guard_with(Box::new(unchanged))), merged))
+    }
+
+    /// Merges an opened backup into this vault, in one transaction.
+    pub async fn merge_backup(
+        &self,
+        backup: &Backup,
+        theirs: &OpenVault,
+    ) -> Result<Merged, SessionError> {
+        let (batch, merged) = self.prepare_merge(backup, theirs).await?;
+        self.store.write(batch).await?;
+        Ok(merged)
+    }
+
+    /// Replacing this vault with an opened backup, prepared: the batch swaps the meta and
+    /// every record in one transaction, if the stored vault is still this session's.
+    pub fn prepare_replace(&self, backup: &Backup) -> Result<Batch, SessionError> {
+        let manifest = find(&backup.records, MANIFEST_ID)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| {
+                SessionError::Damaged("The backup's list of records is missing".into())
+            })?;
+        let records = backup
+            .records
+            .iter()
+            .filter(|(id, _)| id != MANIFEST_ID)
+            .cloned()
+            .collect();
+        let theirs = move |_: Option<&[u8]>, _: &[SealedRecord], _: &[String]| Ok(manifest);
+        Ok(Batch::new()
+            .replace_meta(backup.meta.clone())
+            .clear_records()
+            .put_all(records)
+            .guarded(self.guard_with(Box::new(theirs))))
+    }
+
+    /// Replaces this vault with an opened backup; the session afterwards is the backup's.
+    pub async fn replace_with(
+        &self,
+        backup: &Backup,
+        vault: OpenVault,
+    ) -> Result<Self, SessionError> {
+        self.store.write(self.prepare_replace(backup)?).await?;
+        Self::opened(
+            self.store.clone(),
+            vault,
+            backup.meta.clone(),
+            &backup.records,
+        )
+        .await
     }
 
     pub async fn connections(&self) -> Result<Vec<Connection>, SessionError> {
@@ -365,6 +489,34 @@ impl Session {
             ..self.clone()
         })
     }
+}
+
+/// The stored manifest, opened, with a batch's puts and deletes noted, sealed again; or
+/// why nothing may be written.
+fn updated_manifest(
+    vault: &OpenVault,
+    stored: Option<&[u8]>,
+    puts: &[SealedRecord],
+    deletes: &[String],
+) -> Result<Vec<u8>, StoreError> {
+    let sealed = stored
+        .ok_or_else(|| StoreError::Damaged("The vault's list of records is missing".into()))?;
+    let mut manifest = vault
+        .open_manifest(sealed)
+        .map_err(|e| StoreError::Damaged(e.to_string()))?;
+    for (id, sealed) in puts {
+        manifest.record(id, sealed);
+    }
+    for id in deletes {
+        manifest.forget(id);
+    }
+    vault
+        .seal_manifest(&manifest)
+        .map_err(|e| StoreError::WriteFailed(e.to_string()))
+}
+
+fn now_ms() -> u64 {
+    crate::browser::unix_ms() as u64
 }
 
 fn find<'a>(records: &'a [SealedRecord], id: &str) -> Option<&'a [u8]> {

@@ -65,6 +65,8 @@ pub struct Batch {
     puts: Vec<(String, Vec<u8>)>,
     deletes: Vec<String>,
     guard: Option<Guard>,
+    /// Every stored record is deleted first (restoring a backup over the vault).
+    clear: bool,
     abort_before_commit: bool,
 }
 
@@ -112,6 +114,11 @@ impl Batch {
     }
     pub fn delete(mut self, id: impl Into<String>) -> Self {
         self.deletes.push(id.into());
+        self
+    }
+    /// Deletes every stored record before the batch's puts.
+    pub fn clear_records(mut self) -> Self {
+        self.clear = true;
         self
     }
     /// Makes the batch conditional on `guard` (checked in the same transaction).
@@ -228,11 +235,25 @@ impl Store {
 
     /// Every sealed record with its id, in id order.
     pub async fn records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(self.dump().await?.1)
+    }
+
+    /// The meta and every record, read in one transaction (a consistent copy, as a backup
+    /// needs).
+    pub async fn dump(&self) -> Result<(Option<String>, Vec<(String, Vec<u8>)>), StoreError> {
         let read = |e| StoreError::ReadFailed(describe(e));
         let tx = self
             .db
-            .transaction(&[RECORDS], TransactionMode::ReadOnly)
+            .transaction(&[META, RECORDS], TransactionMode::ReadOnly)
             .map_err(read)?;
+        let meta = tx
+            .object_store(META)
+            .map_err(read)?
+            .get(JsValue::from_str(META_KEY))
+            .map_err(read)?
+            .await
+            .map_err(read)?
+            .map(|v| v.as_string().unwrap_or_default());
         let store = tx.object_store(RECORDS).map_err(read)?;
         let keys = store
             .get_all_keys(None, None)
@@ -244,11 +265,7 @@ impl Store {
             .map_err(read)?
             .await
             .map_err(read)?;
-        Ok(keys
-            .into_iter()
-            .zip(values)
-            .map(|(k, v)| (k.as_string().unwrap_or_default(), bytes_of(&v)))
-            .collect())
+        Ok((meta, pairs(keys, values)))
     }
 
     /// One sealed record.
@@ -268,6 +285,7 @@ impl Store {
             puts,
             deletes,
             guard,
+            clear,
             abort_before_commit,
         } = batch;
         let mut puts = puts;
@@ -316,6 +334,9 @@ impl Store {
                 }
             }
             let records = tx.object_store(RECORDS).map_err(fail)?;
+            if clear {
+                records.clear().map_err(fail)?.await.map_err(fail)?;
+            }
             for (id, sealed) in &puts {
                 let value: JsValue = Uint8Array::from(sealed.as_slice()).into();
                 records
@@ -365,6 +386,13 @@ impl Store {
             .await
             .map_err(|e| StoreError::WriteFailed(describe(e)))
     }
+}
+
+fn pairs(keys: Vec<JsValue>, values: Vec<JsValue>) -> Vec<(String, Vec<u8>)> {
+    keys.into_iter()
+        .zip(values)
+        .map(|(k, v)| (k.as_string().unwrap_or_default(), bytes_of(&v)))
+        .collect()
 }
 
 fn bytes_of(value: &JsValue) -> Vec<u8> {

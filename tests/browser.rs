@@ -71,7 +71,16 @@ fn okx_connection() -> Connection {
         passphrase: Some(Secret::new("Passphrase-4-tests")),
         options: ConnectionOptions::default(),
         key_expires_ms: None,
+        saved_ms: 0,
     }
+}
+
+/// Connections as saved, without the time of saving (which the session stamps).
+fn unstamped(connections: Vec<Connection>) -> Vec<Connection> {
+    connections
+        .into_iter()
+        .map(|c| Connection { saved_ms: 0, ..c })
+        .collect()
 }
 
 #[wasm_bindgen_test]
@@ -170,7 +179,10 @@ async fn interrupted_password_change_keeps_the_old_password() {
     let old = Session::unlock(store.clone(), "old password 123")
         .await
         .unwrap();
-    assert_eq!(old.connections().await.unwrap(), vec![okx_connection()]);
+    assert_eq!(
+        unstamped(old.connections().await.unwrap()),
+        vec![okx_connection()]
+    );
     assert_eq!(
         Session::unlock(store.clone(), "new password 456")
             .await
@@ -187,7 +199,10 @@ async fn interrupted_password_change_keeps_the_old_password() {
     let new = Session::unlock(store.clone(), "new password 456")
         .await
         .unwrap();
-    assert_eq!(new.connections().await.unwrap(), vec![okx_connection()]);
+    assert_eq!(
+        unstamped(new.connections().await.unwrap()),
+        vec![okx_connection()]
+    );
     assert_eq!(
         Session::unlock(store, "old password 123").await.err(),
         Some(SessionError::WrongPassword)
@@ -323,18 +338,20 @@ async fn a_write_with_a_retired_key_is_refused() {
         .await
         .unwrap();
     assert_eq!(
-        reopened.connections().await.unwrap(),
+        unstamped(reopened.connections().await.unwrap()),
         vec![okx_connection()]
     );
     // Tab A, whose session has the new key, still saves.
     tab_a.save_connection(&renamed).await.unwrap();
     assert_eq!(
-        Session::unlock(store, "new password 456")
-            .await
-            .unwrap()
-            .connections()
-            .await
-            .unwrap(),
+        unstamped(
+            Session::unlock(store, "new password 456")
+                .await
+                .unwrap()
+                .connections()
+                .await
+                .unwrap()
+        ),
         vec![renamed]
     );
 }
@@ -463,4 +480,144 @@ async fn history_is_saved_with_the_snapshot_and_read_back() {
     let (read, layout) = again.history().await.unwrap();
     assert_eq!(read, points);
     assert_eq!(layout.len(), history::layout(&points, now + 90 * DAY).len());
+}
+
+/// Backups in a real browser: a restore (merge or replace) whose write is interrupted
+/// leaves IndexedDB byte-identical; the same restores, not interrupted, land whole; a
+/// backup restores into an empty browser, and never over a vault that exists.
+#[wasm_bindgen_test]
+async fn restoring_a_backup_is_all_or_nothing() {
+    use holdix_core::backup;
+    let a_store = fresh("t-backup-a").await;
+    let a = Session::create(a_store.clone(), "password of A 1", FAST)
+        .await
+        .unwrap();
+    let a = a.save_connection(&okx_connection()).await.unwrap();
+    let (a, file) = a.export_backup().await.unwrap();
+    assert!(a.settings.last_backup_ms.is_some());
+    let text = String::from_utf8_lossy(&file);
+    for secret in [
+        okx_connection().secret.expose().to_string(),
+        okx_connection().api_key,
+        "Passphrase-4-tests".into(),
+        "password of A 1".into(),
+    ] {
+        assert!(
+            !text.contains(&secret),
+            "the backup file holds no plaintext"
+        );
+    }
+    let backup = backup::read(&file).unwrap();
+    let theirs = backup.open("password of A 1").unwrap();
+
+    let b_store = fresh("t-backup-b").await;
+    let b = Session::create(b_store.clone(), "password of B 2", FAST)
+        .await
+        .unwrap();
+    let mut binance = okx_connection();
+    binance.id = "c2".into();
+    binance.exchange = ExchangeId::Binance;
+    binance.api_key = "binance-key".into();
+    binance.passphrase = None;
+    let b = b.save_connection(&binance).await.unwrap();
+    let before = snapshot(&b_store).await;
+
+    let (batch, merged) = b.prepare_merge(&backup, &theirs).await.unwrap();
+    assert_eq!(merged.added, 1);
+    let err = b_store
+        .write(batch.abort_before_commit())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::WriteFailed(_)));
+    assert_eq!(
+        snapshot(&b_store).await,
+        before,
+        "an interrupted merge changed nothing"
+    );
+    let batch = b.prepare_replace(&backup).unwrap();
+    assert!(b_store.write(batch.abort_before_commit()).await.is_err());
+    assert_eq!(
+        snapshot(&b_store).await,
+        before,
+        "an interrupted replace changed nothing"
+    );
+    assert_eq!(
+        unstamped(
+            Session::unlock(b_store.clone(), "password of B 2")
+                .await
+                .unwrap()
+                .connections()
+                .await
+                .unwrap()
+        ),
+        vec![binance.clone()],
+        "B as it was, with its own password"
+    );
+
+    // Merged for real: both connections, under B's password; merging again adds nothing.
+    let merged = b.merge_backup(&backup, &theirs).await.unwrap();
+    assert_eq!((merged.added, merged.updated), (1, 0));
+    let again = b.merge_backup(&backup, &theirs).await.unwrap();
+    assert_eq!((again.added, again.updated, again.points_added), (0, 0, 0));
+    let reopened = Session::unlock(b_store.clone(), "password of B 2")
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = reopened
+        .connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["c1", "c2"]);
+
+    // Replaced for real: the vault is A's, with A's password.
+    let replaced = reopened.replace_with(&backup, theirs).await.unwrap();
+    assert_eq!(
+        unstamped(replaced.connections().await.unwrap()),
+        vec![okx_connection()]
+    );
+    assert_eq!(
+        Session::unlock(b_store.clone(), "password of B 2")
+            .await
+            .err(),
+        Some(SessionError::WrongPassword)
+    );
+    Session::unlock(b_store.clone(), "password of A 1")
+        .await
+        .unwrap();
+
+    // Into an empty browser: the vault as it was; never over an existing vault.
+    let c_store = fresh("t-backup-c").await;
+    let restored = Session::restore(
+        c_store.clone(),
+        &backup,
+        backup.open("password of A 1").unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        unstamped(restored.connections().await.unwrap()),
+        vec![okx_connection()]
+    );
+    let (meta, records) = snapshot(&c_store).await;
+    assert_eq!(meta.as_deref(), Some(backup.meta.as_str()));
+    assert_eq!(records.len(), backup.records.len());
+    let before = snapshot(&b_store).await;
+    assert_eq!(
+        Session::restore(
+            b_store.clone(),
+            &backup,
+            backup.open("password of A 1").unwrap()
+        )
+        .await
+        .err(),
+        Some(SessionError::Store(StoreError::AlreadyExists))
+    );
+    assert_eq!(
+        snapshot(&b_store).await,
+        before,
+        "an existing vault is never overwritten"
+    );
 }

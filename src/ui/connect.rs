@@ -47,6 +47,7 @@ pub fn check_and_save(
         connection.key_expires_ms = accepted.expires_ms;
         let saved = session.save_connection(&connection).await;
         drop(session);
+        let saved = saved.map(|next| ctx.update_session(next));
         reload_connections(ctx).await;
         Some(saved.map_err(|e| Problem {
             field: Field::General,
@@ -135,6 +136,7 @@ pub fn ConnectDialog() -> impl IntoView {
                 demo: spec.demo && demo.get_untracked(),
             },
             key_expires_ms: None,
+            saved_ms: 0,
         };
         ctx.spawn(async move {
             let Some(outcome) = check_and_save(ctx, connection).await else {

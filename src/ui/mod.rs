@@ -20,6 +20,7 @@ use crate::browser::now_ms;
 use crate::session::{Session, SessionError};
 use crate::store::Store;
 
+mod backup;
 mod connect;
 mod dashboard;
 mod home;
@@ -116,6 +117,14 @@ impl Ctx {
             self.notice.set(None);
             self.phase.set(Phase::Unlocked);
             portfolio::load_after_unlock(*self);
+        }
+    }
+
+    /// Keeps the session a write returned (new settings), unless the vault was locked
+    /// meanwhile.
+    pub fn update_session(&self, session: Session) {
+        if self.session.with_value(Option::is_some) {
+            self.set_session(session);
         }
     }
 

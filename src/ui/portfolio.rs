@@ -114,23 +114,29 @@ impl Default for PortfolioState {
 /// After unlock: the saved snapshot at once, then a refresh.
 pub fn load_after_unlock(ctx: Ctx) {
     ctx.spawn(async move {
-        let Some(session) = ctx.session() else { return };
-        match session.snapshot().await {
-            Ok(snapshot) => ctx.portfolio.snapshot.set(snapshot),
-            Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
-        }
-        match session.history().await {
-            Ok((points, layout)) => {
-                ctx.portfolio.history.set(points);
-                ctx.portfolio.layout.set_value(Some(layout));
-            }
-            Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
-        }
-        drop(session);
-        reload_connections(ctx).await;
+        reload(ctx).await;
         refresh(ctx).await;
         auto_refresh(ctx).await;
     });
+}
+
+/// Reads what the vault holds — snapshot, history, connections — into the screens (after
+/// unlock, and after a backup was restored into the open vault).
+pub async fn reload(ctx: Ctx) {
+    let Some(session) = ctx.session() else { return };
+    match session.snapshot().await {
+        Ok(snapshot) => ctx.portfolio.snapshot.set(snapshot),
+        Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
+    }
+    match session.history().await {
+        Ok((points, layout)) => {
+            ctx.portfolio.history.set(points);
+            ctx.portfolio.layout.set_value(Some(layout));
+        }
+        Err(e) => ctx.portfolio.problem.set(Some(ctx.report(e))),
+    }
+    drop(session);
+    reload_connections(ctx).await;
 }
 
 /// While unlocked: refreshes every `Settings.refresh_minutes` (off at 0), counted from the

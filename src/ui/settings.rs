@@ -40,6 +40,7 @@ pub fn SettingsPage() -> impl IntoView {
         <DashboardSettings />
         <Proxy />
         <StorageStatus />
+        <super::backup::BackupCard />
         <ChangePassword />
         <EraseVault />
     }

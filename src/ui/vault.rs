@@ -153,6 +153,11 @@ pub fn CreateVault() -> impl IntoView {
                 </button>
                 <p class="form-error" role="alert">{move || error.get()}</p>
             </form>
+            <details class="card auth" data-testid="restore-new">
+                <summary>"Restore from a backup file"</summary>
+                <p class="muted">"Made with Export backup in Holdix's Settings, on this or another device."</p>
+                <super::backup::RestoreForm existing=false />
+            </details>
         </main>
     }
 }

@@ -11,6 +11,8 @@
 //   file from the service worker's cache.
 // - dashboard_render_ms: Settings → Dashboard painted with about 200 assets;
 //   chart_render_ms: a chart's range 24h → All painted, five years of history.
+// - backup_export_ms, restore_ms: a backup of a vault with five years of history (50 assets)
+//   exported, and restored into an empty browser (the password's key derivation included).
 import {
   launch, openApp, createVault, connect, key, binanceKey, bybitKey, whitebitKey, faults, PASSWORD,
 } from './lib.mjs';
@@ -100,6 +102,11 @@ for (let i = 0; i < ROUNDS; i++) {
 const chartPoints = await card.getByTestId('chart').getAttribute('data-points');
 if (Number(chartPoints) !== historyPoints) throw new Error(`the All range shows ${chartPoints} of ${historyPoints} points`);
 
+// Backup of a vault with five years of history (the app's bench_backup hook, databases of
+// its own): export; restore into an empty browser (read, check, derive the key, write).
+const backups = [];
+for (let i = 0; i < 3; i++) backups.push(await page.evaluate(async () => Array.from(await window.wasmBindings.bench_backup())));
+
 // Loads: one profile with a vault; rounds alternate cold and offline loads.
 const loads = await openApp(browser, { url: null });
 await loads.context.addInitScript(() => {
@@ -146,5 +153,9 @@ console.log(`dashboard_render_ms: ${median(dashboard).toFixed(1)} ms`);
 console.log(`dashboard_render_assets: ${assetRows} assets`);
 console.log(`chart_render_ms: ${median(chart).toFixed(1)} ms`);
 console.log(`chart_render_points: ${chartPoints} points`);
+console.log(`backup_export_ms: ${median(backups.map((b) => b[0])).toFixed(0)} ms`);
+console.log(`restore_ms: ${median(backups.map((b) => b[1])).toFixed(0)} ms`);
+console.log(`backup_kb: ${(backups[0][2] / 1024).toFixed(0)} KB`);
+console.log(`backup_points: ${backups[0][3]} points`);
 console.log(`cold_load_ms: ${median(cold).toFixed(0)} ms`);
 console.log(`offline_load_ms: ${median(offline).toFixed(0)} ms`);

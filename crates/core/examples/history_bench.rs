@@ -1,7 +1,7 @@
 //! Figures for `cargo xtask bench` (printed as `name: value unit`): five years of a refresh
-//! every 5 minutes with 50 assets and 4 connections, compacted as the app does (after every
-//! refresh for the last day, daily before: compaction is idempotent, so the result is the
-//! same), then sealed record by record as the app stores them in IndexedDB.
+//! every 5 minutes with 50 assets and 4 connections as compaction keeps them
+//! (`history::sample`, compacted once more as the app does: it changes nothing), then sealed
+//! record by record as the app stores them in IndexedDB.
 //! - history_points: the points kept;
 //! - history_kb: the sealed records' bytes (what IndexedDB holds, ids included);
 //! - history_encode_ms: encoding and sealing every record (a first save);
@@ -10,49 +10,15 @@
 use std::time::Instant;
 
 use holdix_core::chart;
-use holdix_core::history::{self, Point, Range};
+use holdix_core::history::{self, Range};
 use holdix_core::vault::{KdfParams, VaultMeta};
-use rust_decimal::Decimal;
-
-const MIN: u64 = 60_000;
-const DAY: u64 = 1_440 * MIN;
-
-fn point(at_ms: u64, n: i64) -> Point {
-    let assets: Vec<(String, Decimal, Decimal)> = (0..50)
-        .map(|i| {
-            // Amounts change now and then (every ~500 refreshes); values every refresh.
-            let amount = Decimal::new(1_000_000 + i * 7_919 + n / 500, 6);
-            let value = Decimal::new(100_000 + (n * 37 + i * 1_009) % 900_000, 2);
-            (format!("ASSET{i}"), amount, value)
-        })
-        .collect();
-    let total: Decimal = assets.iter().map(|a| a.2).sum();
-    let quarter = total / Decimal::from(4);
-    Point {
-        at_ms,
-        total,
-        connections: ["okx-1", "binance-1", "bybit-1", "whitebit-1"]
-            .iter()
-            .map(|c| (c.to_string(), quarter))
-            .collect(),
-        assets,
-    }
-}
 
 fn main() {
     let now: u64 = 1_795_824_000_000;
-    let start = now - 5 * 365 * DAY;
-    let mut points = Vec::new();
-    let (mut t, mut n) = (start, 0i64);
-    while t <= now {
-        history::add(&mut points, point(t, n));
-        if (t - start).is_multiple_of(DAY) {
-            history::compact(&mut points, t);
-        }
-        t += 5 * MIN;
-        n += 1;
-    }
+    let mut points = history::sample(now, 5, 50);
+    let sampled = points.len();
     history::compact(&mut points, now);
+    assert_eq!(points.len(), sampled, "the sample is compacted already");
 
     let (_, vault) = VaultMeta::create("bench password", KdfParams::FLOOR).expect("vault");
     let started = Instant::now();

@@ -150,6 +150,44 @@ pub fn change(series: &[(u64, Decimal)]) -> Option<(Decimal, Option<Decimal>)> {
     Some((diff, percent))
 }
 
+/// Benchmark data: `years` of a refresh every 5 minutes until `now_ms` as compaction keeps
+/// them (daily, then hourly for 90 days, then every point for 48 hours), each with `assets`
+/// assets over 4 connections; values move every point, amounts now and then.
+#[doc(hidden)]
+pub fn sample(now_ms: u64, years: u64, assets: usize) -> Vec<Point> {
+    const MIN: u64 = 60_000;
+    let mut points = Vec::new();
+    let mut at = now_ms - years * 365 * DAY_MS;
+    while at <= now_ms {
+        let n = (at / MIN) as i64;
+        let assets: Vec<(String, Decimal, Decimal)> = (0..assets as i64)
+            .map(|i| {
+                let amount = Decimal::new(1_000_000 + i * 7_919 + n / 2_500, 6);
+                let value = Decimal::new(100_000 + (n * 37 + i * 1_009) % 900_000, 2);
+                (format!("ASSET{i}"), amount, value)
+            })
+            .collect();
+        let total = Decimal::new(6_000_000 + (n % 9_973) * 37, 2)
+            + assets.iter().map(|a| a.2).sum::<Decimal>();
+        let quarter = total / Decimal::from(4);
+        points.push(Point {
+            at_ms: at,
+            total,
+            connections: ["okx-1", "binance-1", "bybit-1", "whitebit-1"]
+                .iter()
+                .map(|c| (c.to_string(), quarter))
+                .collect(),
+            assets,
+        });
+        at += match now_ms - at {
+            a if a > KEEP_HOURLY_MS => DAY_MS,
+            a if a > KEEP_ALL_MS => HOUR_MS,
+            _ => 5 * MIN,
+        };
+    }
+    points
+}
+
 /// Ids of the vault records that hold history.
 pub const RECORD_PREFIX: &str = "history/";
 const BLOCK_MS: u64 = 30 * DAY_MS;

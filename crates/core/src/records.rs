@@ -86,6 +86,10 @@ pub struct Connection {
     /// When the exchange said the key expires (Unix ms), for keys that do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_expires_ms: Option<i64>,
+    /// When it was last saved (Unix ms): of the same key in two vaults, merging a backup
+    /// keeps the newer.
+    #[serde(default)]
+    pub saved_ms: u64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -100,6 +104,7 @@ impl std::fmt::Debug for Connection {
             .field("passphrase", &self.passphrase)
             .field("options", &self.options)
             .field("key_expires_ms", &self.key_expires_ms)
+            .field("saved_ms", &self.saved_ms)
             .finish()
     }
 }
@@ -130,6 +135,15 @@ pub struct Settings {
     /// Refresh by itself every this many minutes while open and online (0: never).
     #[serde(default = "Settings::default_refresh")]
     pub refresh_minutes: u32,
+    /// When a connection was last added, changed or removed (Unix ms).
+    #[serde(default)]
+    pub connections_changed_ms: u64,
+    /// When a backup was last exported (Unix ms).
+    #[serde(default)]
+    pub last_backup_ms: Option<u64>,
+    /// When the backup reminder was last dismissed (Unix ms).
+    #[serde(default)]
+    pub backup_dismissed_ms: u64,
 }
 
 impl Settings {
@@ -150,6 +164,16 @@ impl Settings {
 
     fn default_dust() -> rust_decimal::Decimal {
         rust_decimal::Decimal::ONE
+    }
+
+    /// The dashboard offers a backup: connections changed since the last backup, and the
+    /// offer was not dismissed since.
+    pub fn backup_due(&self) -> bool {
+        self.connections_changed_ms
+            > self
+                .last_backup_ms
+                .unwrap_or(0)
+                .max(self.backup_dismissed_ms)
     }
 
     /// Checks a proxy address typed in Settings: empty means the app's own origin (`None`);
@@ -195,6 +219,9 @@ impl Default for Settings {
             dust_usd: Self::default_dust(),
             refresh_minutes: Self::default_refresh(),
             currency: Self::default_currency(),
+            connections_changed_ms: 0,
+            last_backup_ms: None,
+            backup_dismissed_ms: 0,
         }
     }
 }
@@ -322,6 +349,7 @@ mod tests {
             passphrase: Some(Secret::new("1234567890")),
             options: ConnectionOptions::default(),
             key_expires_ms: None,
+            saved_ms: 0,
         };
         let printed = format!("{c:?}");
         assert!(!printed.contains("chNOOS4KvNXR"));
@@ -343,6 +371,23 @@ mod tests {
         assert_eq!(c.record_id(), "conn/a");
         let back: Connection = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn a_backup_is_due_after_connections_changed_until_made_or_dismissed() {
+        let mut s = Settings::default();
+        assert!(!s.backup_due(), "nothing connected yet");
+        s.connections_changed_ms = 1_000;
+        assert!(s.backup_due());
+        s.last_backup_ms = Some(2_000);
+        assert!(!s.backup_due(), "backed up since");
+        s.connections_changed_ms = 3_000;
+        assert!(s.backup_due(), "changed again");
+        s.backup_dismissed_ms = 3_500;
+        assert!(!s.backup_due(), "dismissed");
+        // Settings saved before these fields existed read with nothing due.
+        let old: Settings = serde_json::from_str(r#"{"auto_lock_minutes":15}"#).unwrap();
+        assert!(!old.backup_due());
     }
 
     #[test]

@@ -38,7 +38,10 @@ pub fn Connections() -> impl IntoView {
                                             return Ok("This connection was removed meanwhile.".to_string());
                                         };
                                         conn.label = label;
-                                        session.save_connection(&conn).await.map(|()| "Renamed.".to_string())
+                                        session.save_connection(&conn).await.map(|next| {
+                                            ctx.update_session(next);
+                                            "Renamed.".to_string()
+                                        })
                                     }.await;
                                     drop(session);
                                     message.set(Some(result.unwrap_or_else(|e| ctx.report(e))));
@@ -68,7 +71,8 @@ pub fn Connections() -> impl IntoView {
                                     let deleted = session.delete_connection(&id).await;
                                     drop(session);
                                     match deleted {
-                                        Ok(()) => {
+                                        Ok(next) => {
+                                            ctx.update_session(next);
                                             p.snapshot.update(|s| if let Some(s) = s { s.drop_connection(&id) });
                                             p.statuses.update(|s| { s.remove(&id); });
                                             reload_connections(ctx).await;

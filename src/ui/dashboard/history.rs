@@ -117,23 +117,7 @@ pub fn History(asset: RwSignal<Option<String>>) -> impl IntoView {
 /// five years of history as compaction leaves a refresh every 5 minutes (daily, then hourly
 /// for 90 days, then every point for 48 hours), at the end of the page. Returns its points.
 pub fn bench_mount() -> usize {
-    const MIN: u64 = 60_000;
-    let now = unix_ms().max(0) as u64;
-    let mut points = Vec::new();
-    let mut at = now - 5 * 365 * 1_440 * MIN;
-    while at <= now {
-        let age = now - at;
-        points.push(holdix_core::history::Point {
-            at_ms: at,
-            total: rust_decimal::Decimal::new(6_000_000 + (at / MIN % 9_973) as i64 * 37, 2),
-            ..Default::default()
-        });
-        at += match age {
-            a if a > 90 * 1_440 * MIN => 1_440 * MIN,
-            a if a > 48 * 60 * MIN => 60 * MIN,
-            _ => 5 * MIN,
-        };
-    }
+    let points = holdix_core::history::sample(unix_ms().max(0) as u64, 5, 0);
     let count = points.len();
     let Some(body) = web_sys::window()
         .and_then(|w| w.document())

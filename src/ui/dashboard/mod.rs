@@ -77,7 +77,7 @@ fn signed_change(
 }
 
 /// A time as the person reads it, in their time zone: `28/11/2026, 14:05:00`.
-fn time_text(ms: u64) -> String {
+pub(crate) fn time_text(ms: u64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
     String::from(date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
 }

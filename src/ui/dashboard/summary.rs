@@ -40,6 +40,7 @@ pub fn Dashboard() -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
     view! {
+        <crate::ui::backup::BackupReminder />
         <section class="card summary" data-testid="dashboard">
             <div class="summary-head">
                 <div>

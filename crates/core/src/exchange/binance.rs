@@ -624,6 +624,7 @@ mod tests {
             passphrase: None,
             options: ConnectionOptions::default(),
             key_expires_ms: None,
+            saved_ms: 0,
         }
     }
 

@@ -649,6 +649,7 @@ mod tests {
             passphrase: Some(Secret::new("1234567890")),
             options: ConnectionOptions::default(),
             key_expires_ms: None,
+            saved_ms: 0,
         }
     }
 

@@ -464,6 +464,7 @@ pub(crate) mod testing {
                 demo: false,
             },
             key_expires_ms: None,
+            saved_ms: 0,
         }
     }
 
