@@ -41,61 +41,6 @@ pub fn bench_mount_history() -> usize {
     ui::bench_mount_history()
 }
 
-/// Benchmark hook (`cargo xtask bench`): a vault with five years of history (50 assets,
-/// see `holdix_core::history::sample`) in a database of its own, exported as a backup and
-/// restored into another empty one, as a user does; every database is erased afterwards.
-/// Resolves to `[export ms, restore ms (reading, checking, the key derivation of the
-/// password, writing), file bytes, history points]`.
-#[wasm_bindgen]
-pub async fn bench_backup() -> Result<Vec<f64>, wasm_bindgen::JsValue> {
-    use holdix_core::vault::KdfParams;
-    use holdix_core::{backup, history, records::Snapshot};
-    let fail = |e: &dyn std::fmt::Display| wasm_bindgen::JsValue::from_str(&e.to_string());
-    const PASSWORD: &str = "benchmark password";
-    let fresh = |name: &'static str| async move {
-        store::Store::open_named(name).await?.erase().await?;
-        store::Store::open_named(name).await
-    };
-    let now = browser::unix_ms().max(0) as u64;
-    let points = history::sample(now, 5, 50);
-    let from = fresh("holdix-bench-export").await.map_err(|e| fail(&e))?;
-    let session = session::Session::create(from.clone(), PASSWORD, KdfParams::DEFAULT)
-        .await
-        .map_err(|e| fail(&e))?;
-    let changes = history::changes(&Vec::new(), &points, now, now);
-    session
-        .save_snapshot(&Snapshot::default(), changes)
-        .await
-        .map_err(|e| fail(&e))?;
-
-    let start = browser::now_ms();
-    let (_, file) = session.export_backup().await.map_err(|e| fail(&e))?;
-    let export_ms = browser::now_ms() - start;
-
-    let into = fresh("holdix-bench-restore").await.map_err(|e| fail(&e))?;
-    let start = browser::now_ms();
-    let read = backup::read(&file).map_err(|e| fail(&e))?;
-    let vault = read.open(PASSWORD).map_err(|e| fail(&e))?;
-    let restored = session::Session::restore(into.clone(), &read, vault)
-        .await
-        .map_err(|e| fail(&e))?;
-    let restore_ms = browser::now_ms() - start;
-
-    let restored_points = restored.history().await.map_err(|e| fail(&e))?.0.len();
-    drop((session, restored));
-    from.erase().await.map_err(|e| fail(&e))?;
-    into.erase().await.map_err(|e| fail(&e))?;
-    if restored_points != points.len() {
-        return Err(fail(&"the restored vault lacks history points"));
-    }
-    Ok(vec![
-        export_ms,
-        restore_ms,
-        file.len() as f64,
-        points.len() as f64,
-    ])
-}
-
 /// Test hook (end-to-end tests): vault keys alive in this page. Locking must bring it to 0
 /// at once, whatever work was in flight.
 #[wasm_bindgen]

@@ -44,9 +44,11 @@ pub fn bench() -> Result {
     let dist = build_app()?;
     let proxy = build_proxy()?;
     let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;
-    let history_lines = history_figures()?;
-    let fixture = many_assets_fixture()?;
-    let fixture_arg = fixture.display().to_string();
+    let backup_file =
+        TempFile(std::env::temp_dir().join(format!("holdix-bench-{}.holdix", std::process::id())));
+    let history_lines = history_figures(&backup_file.0)?;
+    let fixture = TempFile(many_assets_fixture()?);
+    let fixture_arg = fixture.0.display().to_string();
     let sim = start_sim(&["--no-rate-limits", "--fixture", &fixture_arg])?;
     let upstreams = sim_upstreams(&sim)?;
     let extra: Vec<&str> = upstreams.iter().map(String::as_str).collect();
@@ -55,11 +57,13 @@ pub fn bench() -> Result {
         .arg("bench.mjs")
         .env("HOLDIX_BASE_URL", &server.url)
         .env("HOLDIX_SIM_URL", &sim.url)
+        .env("HOLDIX_BENCH_BACKUP", &backup_file.0)
         .current_dir(root().join("tests/e2e"))
         .output()
-        .map_err(|e| format!("cannot run node: {e}"))?;
+        .map_err(|e| format!("cannot run node: {e}"));
     drop(server);
     drop(sim);
+    let out = out?;
     if !out.status.success() {
         return Err(format!(
             "the browser benchmark failed:\n{}{}",
@@ -76,13 +80,22 @@ pub fn bench() -> Result {
     for line in proxy_lines {
         println!("{line}");
     }
-    let _ = std::fs::remove_file(&fixture);
     Ok(())
 }
 
+/// A temporary file, deleted when the benchmark ends, however it ends.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// History's size and chart path figures, from `crates/core/examples/history_bench.rs`
-/// (native, release build).
-fn history_figures() -> Result<String> {
+/// (native, release build), which also writes the backup file of a vault with that history
+/// to `backup_file`.
+fn history_figures(backup_file: &Path) -> Result<String> {
     let out = Command::new(env!("CARGO"))
         .args([
             "run",
@@ -93,6 +106,7 @@ fn history_figures() -> Result<String> {
             "--example",
             "history_bench",
         ])
+        .env("HOLDIX_BENCH_BACKUP", backup_file)
         .current_dir(root())
         .output()
         .map_err(|e| format!("cannot run the history benchmark: {e}"))?;
