@@ -159,13 +159,14 @@ export function dirState(dir) {
   return out;
 }
 
-/** Files of a built app, `/`-separated and sorted, without the service worker. */
+/** Files of a built app, `/`-separated and sorted, without the service worker and the
+ *  precompressed copies (`.br`, `.gz`) the server picks from by Accept-Encoding. */
 export function appFiles(dist) {
   return dirState(dist)
     .map((line) => line.split(' '))
     .filter(([, kind]) => kind !== 'dir')
     .map(([rel]) => rel.split(path.sep).join('/'))
-    .filter((f) => f !== 'sw.js')
+    .filter((f) => f !== 'sw.js' && !f.endsWith('.br') && !f.endsWith('.gz'))
     .sort();
 }
 

@@ -48,7 +48,7 @@ async function cachedFiles(page) {
   });
 }
 
-test('installable: manifest parsed without errors, real icons, service worker active, precache = dist', async () => {
+test('installable: manifest parsed without errors, real icons, service worker active, precache = dist, compressed delivery', async () => {
   const server = await startProxy({ staticDir: DIST });
   const { page, context, close } = await openProfile(`${server.url}/`);
   try {
@@ -91,6 +91,24 @@ test('installable: manifest parsed without errors, real icons, service worker ac
     assert.deepEqual(caches[name].map((p) => p.slice(1)).sort(), files);
     const sw = fs.readFileSync(path.join(DIST, 'sw.js'), 'utf8');
     assert.ok(sw.includes(`const VERSION = '${name.slice('holdix-'.length)}'`));
+
+    // Compressed delivery: the browser received the wasm compressed, and every compressible
+    // file goes out brotli or gzip by Accept-Encoding, decoding to exactly the built file.
+    const wasm = await page.evaluate(() => performance.getEntriesByType('resource')
+      .filter((e) => e.name.endsWith('.wasm')).map((e) => [e.encodedBodySize, e.decodedBodySize]));
+    assert.ok(wasm.length >= 1 && wasm.every(([enc, dec]) => enc > 0 && enc * 2 < dec), `wasm sizes ${JSON.stringify(wasm)}`);
+    const compressible = [...files, 'sw.js'].filter((f) => /\.(wasm|js|css|html|svg|webmanifest)$/.test(f));
+    assert.ok(compressible.length >= 5, `${compressible}`);
+    for (const f of compressible) {
+      const built = fs.readFileSync(path.join(DIST, f));
+      for (const encoding of ['br', 'gzip']) {
+        const r = await fetch(`${server.url}/${f}`, { headers: { 'accept-encoding': encoding } });
+        assert.equal(r.status, 200, f);
+        assert.equal(r.headers.get('content-encoding'), encoding, f);
+        assert.equal(r.headers.get('vary'), 'accept-encoding', f);
+        assert.ok(Buffer.from(await r.arrayBuffer()).equals(built), `${f} as ${encoding} is the built file`);
+      }
+    }
     assertNoProblems(page);
   } finally {
     await close();
@@ -201,7 +219,10 @@ test('update: after a rebuild, "New version available — Reload" appears and Re
     const index = fs.readFileSync(path.join(copy, 'index.html'), 'utf8');
     rewrite('index.html', index.replace('<title>', '<meta name="holdix-build" content="2" /><title>'));
     execFileSync(process.env.HOLDIX_XTASK, ['service-worker', copy]);
-    fs.utimesSync(path.join(copy, 'sw.js'), later, later);
+    // The step wrote sw.js and every precompressed copy (index.html's included) anew.
+    for (const f of fs.readdirSync(copy).filter((n) => n.startsWith('sw.js') || n.startsWith('index.html'))) {
+      fs.utimesSync(path.join(copy, f), later, later);
+    }
 
     await page.reload();
     // index.html is network first: the new one shows while the old worker still controls.

@@ -17,12 +17,20 @@ fn gz_size(path: &Path) -> Result<u64> {
     Ok(enc.finish().map_err(|e| e.to_string())?.len() as u64)
 }
 
-/// Gzipped sizes of dist's files by kind, and of all of dist.
+/// Gzipped sizes of dist's files by kind, and of all of dist; and all of dist as a server
+/// sending the precompressed brotli copies sends it.
 fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
-    let (mut wasm, mut js, mut css, mut all) = (0, 0, 0, 0);
-    for file in crate::pwa::files_under(dist)? {
+    let (mut wasm, mut js, mut css, mut all, mut br) = (0, 0, 0, 0, 0);
+    for file in crate::pwa::built_files(dist)? {
         let size = gz_size(&dist.join(&file))?;
         all += size;
+        let sent = match std::fs::metadata(dist.join(format!("{file}.br"))) {
+            Ok(m) => m.len(),
+            Err(_) => std::fs::metadata(dist.join(&file))
+                .map_err(|e| format!("{file}: {e}"))?
+                .len(),
+        };
+        br += sent;
         match file.rsplit_once('.').map(|(_, ext)| ext) {
             Some("wasm") => wasm += size,
             Some("js") => js += size,
@@ -35,6 +43,7 @@ fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
         ("js_gz_kb", js),
         ("css_gz_kb", css),
         ("bundle_gz_kb", all),
+        ("bundle_br_kb", br),
     ])
 }
 
@@ -163,6 +172,9 @@ mod tests {
             std::fs::write(dir.join(name), body).unwrap();
         }
         let one = gz_size(&dir.join("b.js")).unwrap();
+        // A precompressed copy is counted in bundle_br_kb in place of its file, never twice.
+        std::fs::write(dir.join("b.js.br"), "bb").unwrap();
+        std::fs::write(dir.join("b.js.gz"), "ggg").unwrap();
         let sizes = bundle_sizes(&dir).unwrap();
         assert_eq!(
             sizes,
@@ -170,7 +182,8 @@ mod tests {
                 ("wasm_gz_kb", one),
                 ("js_gz_kb", one),
                 ("css_gz_kb", one),
-                ("bundle_gz_kb", 4 * one)
+                ("bundle_gz_kb", 4 * one),
+                ("bundle_br_kb", 1 + 2 + 1 + 1)
             ]
         );
         std::fs::remove_dir_all(&dir).unwrap();

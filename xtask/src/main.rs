@@ -43,11 +43,11 @@ enum Task {
     Bench,
     /// Redraw the PNG icons in pwa/icons/ (committed; a test checks they match).
     Icons,
-    /// Write DIST/sw.js for the files in DIST (done by every build; the end-to-end tests
-    /// use it to make a "new version" of a copied build).
+    /// Write DIST/sw.js for the files in DIST, and the precompressed copies (done by every
+    /// build; the end-to-end tests use it to make a "new version" of a copied build).
     #[command(hide = true)]
     ServiceWorker { dist: std::path::PathBuf },
-    /// The steps after Trunk (minify, service worker) on DIST, as every build runs them.
+    /// The steps after Trunk (minify, service worker, precompressed copies) on DIST, as every build runs them.
     #[command(hide = true)]
     FinishBuild { dist: std::path::PathBuf },
 }
@@ -60,7 +60,9 @@ fn main() -> ExitCode {
         Task::Bench => bench::bench(),
         Task::Icons => pwa::write_icons(),
         Task::FinishBuild { dist } => pwa::finish_build(&dist),
-        Task::ServiceWorker { dist } => pwa::write_service_worker(&dist).map(|_| ()),
+        Task::ServiceWorker { dist } => {
+            pwa::write_service_worker(&dist).and_then(|_| pwa::precompress(&dist))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -36,11 +36,51 @@ pub fn files_under(dir: &Path) -> Result<Vec<String>> {
     Ok(files)
 }
 
-/// What the service worker precaches: every file of the build but itself.
-pub fn app_files(dist: &Path) -> Result<Vec<String>> {
+/// The app's files: every file of the build but the precompressed copies.
+pub fn built_files(dist: &Path) -> Result<Vec<String>> {
     let mut files = files_under(dist)?;
+    files.retain(|f| !f.ends_with(".br") && !f.ends_with(".gz"));
+    Ok(files)
+}
+
+/// What the service worker precaches: every file of the build but itself (and the
+/// precompressed copies: the browser asks for a file and the server picks the encoding).
+pub fn app_files(dist: &Path) -> Result<Vec<String>> {
+    let mut files = built_files(dist)?;
     files.retain(|f| f != "sw.js");
     Ok(files)
+}
+
+/// The kinds of file worth compressing (images are compressed already).
+const COMPRESSIBLE: [&str; 7] = ["wasm", "js", "css", "html", "svg", "webmanifest", "json"];
+
+/// Writes `f.br` (brotli, quality 11) and `f.gz` (gzip -9) next to every compressible file
+/// of the build, for servers that send precompressed files (`holdix-proxy --static` does).
+pub fn precompress(dist: &Path) -> Result {
+    for file in built_files(dist)? {
+        let compressible = file
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| COMPRESSIBLE.contains(&ext));
+        if !compressible {
+            continue;
+        }
+        let path = dist.join(&file);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{file}: {e}"))?;
+        let fail = |e: std::io::Error| format!("{file}: {e}");
+        let mut br = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 24,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut &bytes[..], &mut br, &params).map_err(fail)?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(&bytes).map_err(fail)?;
+        let gz = gz.finish().map_err(fail)?;
+        std::fs::write(dist.join(format!("{file}.br")), br).map_err(fail)?;
+        std::fs::write(dist.join(format!("{file}.gz")), gz).map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// The service worker without its whole-line `//` comments (they are for readers of
@@ -54,7 +94,7 @@ fn without_comment_lines(js: &str) -> String {
 
 /// After Trunk: minifies the JavaScript (the wasm-bindgen glue and the loader; Trunk's own
 /// minifier cannot parse the glue) with terser, updates their integrity attributes in
-/// `index.html`, then writes the service worker.
+/// `index.html`, writes the service worker, then the precompressed copies of every file.
 pub fn finish_build(dist: &Path) -> Result {
     let index_path = dist.join("index.html");
     let mut index = std::fs::read_to_string(&index_path).map_err(|e| format!("index.html: {e}"))?;
@@ -72,7 +112,8 @@ pub fn finish_build(dist: &Path) -> Result {
         index = index.replace(&integrity(&before), &integrity(&after));
     }
     std::fs::write(&index_path, index).map_err(|e| format!("index.html: {e}"))?;
-    write_service_worker(dist).map(|_| ())
+    write_service_worker(dist)?;
+    precompress(dist)
 }
 
 /// A subresource-integrity value as Trunk writes it.
@@ -286,6 +327,56 @@ mod tests {
         std::fs::write(dist.join("index.html"), "<html><body>").unwrap();
         let changed = std::fs::read_to_string(write_service_worker(&dist).unwrap()).unwrap();
         assert_ne!(version(&first), version(&changed));
+        std::fs::remove_dir_all(&dist).unwrap();
+    }
+
+    /// Every compressible file gets a `.br` and a `.gz` that decompress to it exactly; images
+    /// do not; the copies are neither precached nor compressed again.
+    #[test]
+    fn precompressed_copies_decompress_to_the_files() {
+        use std::io::Read;
+        let dist = std::env::temp_dir().join(format!("holdix-br-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dist);
+        std::fs::create_dir_all(dist.join("icons")).unwrap();
+        let js = "export function f() { return 'holdix'; }\n".repeat(200);
+        std::fs::write(dist.join("app.js"), &js).unwrap();
+        std::fs::write(dist.join("index.html"), "<html><body>Holdix</body></html>").unwrap();
+        std::fs::write(dist.join("icons/a.png"), [0x89, b'P', b'N', b'G']).unwrap();
+        precompress(&dist).unwrap();
+        precompress(&dist).unwrap(); // again: no .br.br
+        let mut files = files_under(&dist).unwrap();
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                "app.js",
+                "app.js.br",
+                "app.js.gz",
+                "icons/a.png",
+                "index.html",
+                "index.html.br",
+                "index.html.gz"
+            ]
+        );
+        let br = std::fs::read(dist.join("app.js.br")).unwrap();
+        assert!(
+            br.len() * 10 < js.len(),
+            "brotli: {} of {} bytes",
+            br.len(),
+            js.len()
+        );
+        let mut unbr = Vec::new();
+        brotli::BrotliDecompress(&mut &br[..], &mut unbr).unwrap();
+        assert_eq!(unbr, js.as_bytes());
+        let mut ungz = String::new();
+        flate2::read::GzDecoder::new(&std::fs::read(dist.join("app.js.gz")).unwrap()[..])
+            .read_to_string(&mut ungz)
+            .unwrap();
+        assert_eq!(ungz, js);
+        assert_eq!(
+            app_files(&dist).unwrap(),
+            ["app.js", "icons/a.png", "index.html"]
+        );
         std::fs::remove_dir_all(&dist).unwrap();
     }
 }

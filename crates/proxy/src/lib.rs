@@ -196,7 +196,12 @@ pub fn router(config: Config) -> Router {
         clients: Clients::new(config.rate_limit),
         hosts: Hosts::default(),
         public: cache::PublicCache::default(),
-        statics: config.static_dir.clone().map(ServeDir::new),
+        // The build writes `.br` and `.gz` next to every compressible file: sent when the
+        // browser accepts them (brotli first), the file itself otherwise.
+        statics: config
+            .static_dir
+            .clone()
+            .map(|dir| ServeDir::new(dir).precompressed_br().precompressed_gzip()),
         config,
     });
     Router::new().fallback(handle).with_state(shared)
@@ -204,7 +209,10 @@ pub fn router(config: Config) -> Router {
 
 /// Added to every file served with `--static`. `no-cache` makes the browser revalidate
 /// (a cheap 304), so a new build is seen at once; offline, the service worker answers.
-const STATIC_HEADERS: [(header::HeaderName, &str); 4] = [
+/// `Vary: Accept-Encoding`: the same path is sent brotli, gzip or plain by what the browser
+/// accepts, so no cache may hand one browser's encoding to another.
+const STATIC_HEADERS: [(header::HeaderName, &str); 5] = [
+    (header::VARY, "accept-encoding"),
     (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "no-referrer"),

@@ -446,6 +446,42 @@ async fn serves_the_app_and_never_forwards_its_paths() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The build's precompressed copies go out by Accept-Encoding (brotli first, then gzip, else
+/// the file itself), as the file's own type, with `Vary: Accept-Encoding`.
+#[tokio::test]
+async fn serves_precompressed_copies_by_accept_encoding() {
+    let dir = std::env::temp_dir().join(format!("holdix-proxy-br-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.js"), "plain javascript").unwrap();
+    std::fs::write(dir.join("app.js.br"), "brotli bytes").unwrap();
+    std::fs::write(dir.join("app.js.gz"), "gzip bytes").unwrap();
+    std::fs::write(dir.join("logo.png"), "png").unwrap();
+    let static_dir = dir.clone();
+    let h = start(move |c| c.static_dir = Some(static_dir)).await;
+    for (accept, encoding, body) in [
+        (
+            "Accept-Encoding: gzip, deflate, br, zstd\r\n",
+            Some("br"),
+            "brotli bytes",
+        ),
+        ("Accept-Encoding: gzip\r\n", Some("gzip"), "gzip bytes"),
+        ("", None, "plain javascript"),
+    ] {
+        let (status, resp) = raw(h.proxy, "GET /app.js", accept, b"").await;
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(header_of(&resp, "content-encoding"), encoding, "{accept}");
+        assert!(resp.ends_with(body), "{accept}: {resp}");
+        assert_eq!(header_of(&resp, "content-type"), Some("text/javascript"));
+        assert_eq!(header_of(&resp, "vary"), Some("accept-encoding"));
+    }
+    // A file without copies goes out as it is, whatever the browser accepts.
+    let (status, resp) = raw(h.proxy, "GET /logo.png", "Accept-Encoding: br\r\n", b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(header_of(&resp, "content-encoding"), None);
+    assert!(resp.ends_with("png"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A bounded loopback load run: 20,000 requests for server time over 64 connections, zero
 /// errors, and identical public requests share one answer a second: the exchange sees about
 /// one request per second of the run, not 20,000.
