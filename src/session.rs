@@ -414,13 +414,10 @@ impl Session {
     }
 
     pub async fn connections(&self) -> Result<Vec<Connection>, SessionError> {
-        self.store
-            .records()
-            .await?
-            .into_iter()
-            .filter(|(id, _)| id.starts_with(CONNECTION_PREFIX))
-            .map(|(id, sealed)| Ok(self.vault().open_json(&id, &sealed)?))
-            .collect()
+        Ok(backup::connections_of(
+            self.vault(),
+            &self.store.records().await?,
+        )?)
     }
 
     /// One connection by id.

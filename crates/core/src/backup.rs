@@ -182,7 +182,8 @@ pub fn history_of(
     Ok((points, layout))
 }
 
-fn connections_of(
+/// Every connection in `records`, opened.
+pub fn connections_of(
     vault: &OpenVault,
     records: &[SealedRecord],
 ) -> Result<Vec<Connection>, VaultError> {
