@@ -2,9 +2,23 @@
 // replaces Trunk's inline loader), then registers the service worker and shows
 // "New version available — Reload" when a new build is waiting.
 const tag = document.querySelector('script[data-app-js]');
+// Compiles while downloading; a host that sends wasm with another content type gets the
+// slower way instead of a failure.
+async function compile(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  try {
+    return await WebAssembly.compileStreaming(response.clone());
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    return WebAssembly.compile(await response.arrayBuffer());
+  }
+}
 try {
-  const bindings = await import(tag.dataset.appJs);
-  await bindings.default({ module_or_path: tag.dataset.appWasm });
+  const [bindings, module] = await Promise.all([import(tag.dataset.appJs), compile(tag.dataset.appWasm)]);
+  // The key-derivation worker (src/kdf.rs) instantiates this same module: no second fetch or compile.
+  window.holdixModule = module;
+  await bindings.default({ module_or_path: module });
   window.wasmBindings = bindings;
 } catch (e) {
   // Nothing is stored by loading, so nothing is lost: say what happened and what to do.

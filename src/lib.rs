@@ -4,16 +4,29 @@
 //! * [`store`]: IndexedDB, one transaction per write.
 //! * [`session`]: an unlocked vault, sealing records and writing them through the store.
 //! * [`browser`]: small helpers over the browser (time, yielding to paint).
+//! * [`kdf`]: key derivation in a Web Worker, so the page never freezes.
 //! * [`exchange`]: requests through the proxy, clock correction, retries, refresh.
 //! * [`ui`]: the Leptos components.
 
 pub mod browser;
 pub mod exchange;
+pub mod kdf;
 pub mod session;
 pub mod store;
 pub mod ui;
 
 use wasm_bindgen::prelude::wasm_bindgen;
+
+/// For the key-derivation worker (`pwa/kdf-worker.js`, see [`kdf`]): the vault key for the
+/// password's UTF-8 bytes and a vault header's bytes. The password is zeroized here after use.
+#[wasm_bindgen]
+pub fn kdf_derive(password: Vec<u8>, header: &[u8]) -> Result<Vec<u8>, wasm_bindgen::JsError> {
+    use holdix_core::vault::{derive_key, VaultHeader};
+    let password = zeroize::Zeroizing::new(password);
+    let header = VaultHeader::from_bytes(header)?;
+    let key = derive_key(&password, &header)?;
+    Ok(key.to_bytes().to_vec())
+}
 
 /// Benchmark hook (`cargo xtask bench`): milliseconds of one bare key derivation with the
 /// default parameters, as unlocking does it.
@@ -24,7 +37,7 @@ pub fn bench_kdf_ms() -> f64 {
         return f64::NAN;
     };
     let start = browser::now_ms();
-    let key = derive_key("benchmark password", &header);
+    let key = derive_key(b"benchmark password", &header);
     let elapsed = browser::now_ms() - start;
     if key.is_ok() {
         elapsed

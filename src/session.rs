@@ -12,9 +12,10 @@ use holdix_core::records::{
     Connection, Settings, Snapshot, CONNECTION_PREFIX, SETTINGS_ID, SNAPSHOT_ID,
 };
 use holdix_core::vault::{
-    KdfParams, Manifest, OpenVault, SealedRecord, VaultError, VaultMeta, MANIFEST_ID,
+    KdfParams, Manifest, OpenVault, SealedRecord, VaultError, VaultHeader, VaultMeta, MANIFEST_ID,
 };
 
+use crate::kdf;
 use crate::store::{Batch, Guard, Store, StoreError};
 
 /// What went wrong, phrased for the person in front of the screen.
@@ -107,7 +108,7 @@ impl Session {
         password: &str,
         kdf: KdfParams,
     ) -> Result<Self, SessionError> {
-        let (meta, vault) = VaultMeta::create(password, kdf)?;
+        let (meta, vault) = new_vault(password, kdf).await?;
         let settings = Settings::default();
         let records = vec![(
             SETTINGS_ID.to_string(),
@@ -135,7 +136,8 @@ impl Session {
         let meta = VaultMeta::from_json(&json)?;
         let records = store.records().await?;
         let manifest = find(&records, MANIFEST_ID);
-        let vault = meta.unlock_with(password, manifest)?;
+        let key = kdf::derive(password, &meta.header()?).await?;
+        let vault = meta.open_with(key, manifest)?;
         vault.verify(&records)?;
         Self::opened(store, vault, json, &records).await
     }
@@ -442,10 +444,12 @@ impl Session {
         if *json != *self.meta {
             return Err(SessionError::VaultChanged);
         }
-        let verified = VaultMeta::from_json(&json)?.unlock(current)?;
+        let stored = VaultMeta::from_json(&json)?;
+        let verified = stored.open_with(kdf::derive(current, &stored.header()?).await?, None)?;
+        let next = new_vault(new_password, kdf).await?;
         let records = self.store.records().await?;
         let read = find(&records, MANIFEST_ID).map(<[u8]>::to_vec);
-        let mut rekeyed = verified.rekey(&records, new_password, kdf)?;
+        let mut rekeyed = verified.rekey_to(&records, next)?;
         let manifest = rekeyed
             .records
             .pop()
@@ -486,6 +490,13 @@ impl Session {
             ..self.clone()
         })
     }
+}
+
+/// A new vault for `password`: fresh salt, key derived by [`kdf::derive`].
+async fn new_vault(password: &str, kdf: KdfParams) -> Result<(VaultMeta, OpenVault), VaultError> {
+    let header = VaultHeader::generate(kdf)?;
+    let key = kdf::derive(password, &header).await?;
+    VaultMeta::create_with(header, key)
 }
 
 /// The stored manifest, opened, with a batch's puts and deletes noted, sealed again; or

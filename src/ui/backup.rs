@@ -14,7 +14,7 @@ use super::portfolio::{refresh, reload};
 use super::settings::change_settings;
 use super::vault::PasswordField;
 use super::{use_ctx, Ctx};
-use crate::browser::{download, next_paint, read_file, unix_ms};
+use crate::browser::{download, read_file, unix_ms};
 use crate::session::{Session, SessionError};
 
 /// A size as people read it: `12.3 KB`, `4.5 MB` (integer tenths: float formatting costs
@@ -189,8 +189,14 @@ async fn restore(
     // A file that is not a backup (a 50 MB video chosen by mistake) is refused at its head.
     backup::check_head(&read_file(file, Some(backup::HEAD_LEN)).await?).map_err(refused)?;
     let backup = backup::read(&read_file(file, None).await?).map_err(refused)?;
-    next_paint().await;
-    let theirs = backup.open(password).map_err(|e| match e {
+    let opened = match backup.header() {
+        Ok(header) => crate::kdf::derive(password, &header)
+            .await
+            .map_err(BackupError::from)
+            .and_then(|key| backup.open_with(key)),
+        Err(e) => Err(e),
+    };
+    let theirs = opened.map_err(|e| match e {
         BackupError::Vault(holdix_core::vault::VaultError::WrongPassword) => {
             "Wrong password for this backup: type the password of the vault it was made from."
                 .to_string()

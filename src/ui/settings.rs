@@ -10,7 +10,7 @@ use leptos::task::spawn_local;
 use super::portfolio::went_offline;
 use super::vault::{EraseVault, PasswordField};
 use super::{use_ctx, Ctx};
-use crate::browser::{next_paint, origin, persistent_storage, storage_usage};
+use crate::browser::{origin, persistent_storage, storage_usage};
 use crate::session::SessionError;
 
 /// Changes the settings and keeps them in the vault; on failure the old ones stay and
@@ -290,7 +290,6 @@ fn ChangePassword() -> impl IntoView {
         outcome.set(None);
         let (old_pw, new_pw) = (current.get_untracked(), next.get_untracked());
         ctx.spawn(async move {
-            next_paint().await;
             let Some(session) = ctx.session() else { return };
             match session.change_password(&old_pw, &new_pw).await {
                 Ok(session) => {

@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::use_ctx;
-use crate::browser::next_paint;
 use crate::session::{Session, SessionError};
 
 /// A labelled password input with a show/hide toggle and an error line under it.
@@ -76,6 +75,8 @@ pub fn CreateVault() -> impl IntoView {
     let confirm = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // The key-derivation worker starts while the password is typed.
+    crate::kdf::warm_up();
     let strength = Memo::new(move |_| password.with(|p| password::assess(p)));
     let mismatch = Signal::derive(move || {
         let differs = confirm.with(|c| !c.is_empty() && password.with(|p| p != c));
@@ -95,7 +96,6 @@ pub fn CreateVault() -> impl IntoView {
         error.set(None);
         let pw = password.get_untracked();
         spawn_local(async move {
-            next_paint().await;
             let Some(store) = ctx.store() else { return };
             match Session::create(store, &pw, KdfParams::DEFAULT).await {
                 Ok(session) => {
@@ -149,6 +149,7 @@ pub fn CreateVault() -> impl IntoView {
                     error=mismatch
                 />
                 <button type="submit" class="primary" disabled=move || !ready() data-testid="create-vault">
+                    {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true" data-testid="spinner"></span> })}
                     {move || if busy.get() { "Creating vault…" } else { "Create vault" }}
                 </button>
                 <p class="form-error" role="alert">{move || error.get()}</p>
@@ -170,6 +171,8 @@ pub fn Unlock() -> impl IntoView {
     let failure = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let erasing = RwSignal::new(false);
+    // The key-derivation worker starts while the password is typed.
+    crate::kdf::warm_up();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() || password.with_untracked(String::is_empty) {
@@ -180,8 +183,8 @@ pub fn Unlock() -> impl IntoView {
         failure.set(None);
         let pw = password.get_untracked();
         spawn_local(async move {
-            // Paint "Unlocking…" before the key derivation takes the thread.
-            next_paint().await;
+            // The key is derived in a worker (crate::kdf): "Unlocking…" paints and the page
+            // answers meanwhile.
             let Some(store) = ctx.store() else { return };
             match Session::unlock(store, &pw).await {
                 Ok(session) => {
@@ -213,6 +216,7 @@ pub fn Unlock() -> impl IntoView {
                     data-testid="unlock"
                     disabled=move || busy.get() || password.with(String::is_empty)
                 >
+                    {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true" data-testid="spinner"></span> })}
                     {move || if busy.get() { "Unlocking…" } else { "Unlock" }}
                 </button>
                 <p class="form-error" role="alert" data-testid="unlock-failure">{move || failure.get()}</p>

@@ -136,6 +136,57 @@ test('auto-lock after the configured idle time (default 15 minutes)', async () =
   await context.close();
 });
 
+test('the page answers while the key is derived: the spinner turns, a key press is handled, the worker is gone after', async () => {
+  const { context, page } = await openApp(browser);
+  const fallbacks = [];
+  page.on('console', (m) => { if (/derives the key on the page/.test(m.text())) fallbacks.push(m.text()); });
+  await createVault(page);
+  await page.reload();
+  await page.getByTestId('unlock-form').waitFor();
+  // The unlock screen starts the key-derivation worker while the password is typed.
+  const deadline = Date.now() + 10_000;
+  while (page.workers().length !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(page.workers().length, 1, 'one key-derivation worker waits on the unlock screen');
+  await page.evaluate(() => {
+    const seen = { frames: [], transforms: new Set(), keys: [] };
+    window.responsiveness = seen;
+    const tick = () => {
+      seen.frames.push(performance.now());
+      if (document.querySelector('[data-testid=dashboard]')) return;
+      const spinner = document.querySelector('[data-testid=spinner]');
+      if (spinner) seen.transforms.add(getComputedStyle(spinner).transform);
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    document.addEventListener('keydown', (e) => seen.keys.push({
+      key: e.key,
+      delay: performance.now() - e.timeStamp,
+      unlocking: !!document.querySelector('[data-testid=spinner]'),
+    }), true);
+  });
+  await page.locator('#unlock-password').fill(PASSWORD);
+  await page.getByTestId('unlock').click();
+  await page.getByTestId('spinner').waitFor();
+  // Well inside the derivation (about 235 ms), after the store is read.
+  await page.waitForTimeout(60);
+  await page.keyboard.press('Shift');
+  await page.getByTestId('dashboard').waitFor();
+  const seen = await page.evaluate(() => ({ ...window.responsiveness, transforms: [...window.responsiveness.transforms] }));
+  const gaps = seen.frames.slice(1).map((t, i) => t - seen.frames[i]);
+  const longest = Math.max(...gaps);
+  // Argon2id alone takes about 235 ms here (kdf_ms): on the page's own thread no frame could
+  // paint for that long, and the key press would wait for it.
+  assert.ok(longest < 120, `the page went ${longest.toFixed(0)} ms without painting a frame`);
+  assert.ok(seen.transforms.length >= 3, `the spinner turned through ${seen.transforms.length} positions`);
+  assert.equal(seen.keys.length, 1, 'the key press reached the page');
+  assert.equal(seen.keys[0].unlocking, true, 'the key press was handled while the key was derived');
+  assert.ok(seen.keys[0].delay < 100, `the key press waited ${seen.keys[0].delay.toFixed(0)} ms`);
+  assert.deepEqual(fallbacks, [], 'the key was derived in the worker');
+  assert.equal(page.workers().length, 0, 'the worker is terminated after one derivation');
+  assertNoProblems(page);
+  await context.close();
+});
+
 test('phone width: the create screen fits without horizontal scrolling', async () => {
   const { context, page } = await openApp(browser, { viewport: { width: 360, height: 740 } });
   await page.getByTestId('create-form').waitFor();

@@ -23,7 +23,9 @@ use sha2::{Digest, Sha256};
 
 use crate::history::{self, Layout, Point};
 use crate::records::{Connection, Snapshot, CONNECTION_PREFIX, SNAPSHOT_ID};
-use crate::vault::{OpenVault, SealedRecord, VaultError, VaultMeta, MANIFEST_ID};
+use crate::vault::{
+    derive_key, OpenVault, SealedRecord, VaultError, VaultHeader, VaultKey, VaultMeta, MANIFEST_ID,
+};
 
 pub const MAGIC: &[u8; 8] = b"HOLDIXBK";
 /// The format this version writes (and the newest it reads).
@@ -143,12 +145,23 @@ impl Backup {
     /// Opens the backup with its vault password and checks every record against the
     /// backup's own record list (none missing, altered or replayed).
     pub fn open(&self, password: &str) -> Result<OpenVault, BackupError> {
+        let key = derive_key(password.as_bytes(), &self.header()?)?;
+        self.open_with(key)
+    }
+
+    /// The header of the backup's vault: its key derivation's parameters and salt.
+    pub fn header(&self) -> Result<VaultHeader, BackupError> {
+        Ok(VaultMeta::from_json(&self.meta)?.header()?)
+    }
+
+    /// [`Self::open`] with the key already derived from the password for [`Self::header`].
+    pub fn open_with(&self, key: VaultKey) -> Result<OpenVault, BackupError> {
         let manifest = self
             .records
             .iter()
             .find(|(id, _)| id == MANIFEST_ID)
             .map(|(_, s)| s.as_slice());
-        let vault = VaultMeta::from_json(&self.meta)?.unlock_with(password, manifest)?;
+        let vault = VaultMeta::from_json(&self.meta)?.open_with(key, manifest)?;
         if vault.is_legacy() {
             // Holdix upgrades a vault on unlock, before it can be exported: not its file.
             return Err(

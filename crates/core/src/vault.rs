@@ -220,6 +220,18 @@ impl VaultHeader {
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct VaultKey([u8; 32]);
 
+impl VaultKey {
+    /// A key derived elsewhere (the app derives in a Web Worker and hands the 32 bytes back).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes, to hand from the worker that derived them to the page.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0)
+    }
+}
+
 impl std::fmt::Debug for VaultKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("VaultKey(..)")
@@ -265,17 +277,10 @@ pub fn argon2id(
 }
 
 /// Derives the record key from the password and the header's parameters and salt.
-pub fn derive_key(password: &str, header: &VaultHeader) -> Result<VaultKey, VaultError> {
+pub fn derive_key(password: &[u8], header: &VaultHeader) -> Result<VaultKey, VaultError> {
     header.kdf.check()?;
     let mut key = VaultKey([0u8; 32]);
-    argon2id(
-        password.as_bytes(),
-        &header.salt,
-        header.kdf,
-        None,
-        None,
-        &mut key.0,
-    )?;
+    argon2id(password, &header.salt, header.kdf, None, None, &mut key.0)?;
     Ok(key)
 }
 
@@ -359,7 +364,15 @@ impl VaultMeta {
     /// Creates a new vault: fresh salt, derived key, key check.
     pub fn create(password: &str, kdf: KdfParams) -> Result<(Self, OpenVault), VaultError> {
         let header = VaultHeader::generate(kdf)?;
-        let key = derive_key(password, &header)?;
+        let key = derive_key(password.as_bytes(), &header)?;
+        Self::create_with(header, key)
+    }
+
+    /// [`Self::create`] with the key already derived from the password for `header`.
+    pub fn create_with(
+        header: VaultHeader,
+        key: VaultKey,
+    ) -> Result<(Self, OpenVault), VaultError> {
         let vault = OpenVault {
             header,
             key,
@@ -408,9 +421,19 @@ impl VaultMeta {
         password: &str,
         manifest: Option<&[u8]>,
     ) -> Result<OpenVault, VaultError> {
+        let key = derive_key(password.as_bytes(), &self.header()?)?;
+        self.open_with(key, manifest)
+    }
+
+    /// [`Self::unlock_with`] with the key already derived from the password for
+    /// [`Self::header`].
+    pub fn open_with(
+        &self,
+        key: VaultKey,
+        manifest: Option<&[u8]>,
+    ) -> Result<OpenVault, VaultError> {
         let header = self.header()?;
         let (_, check) = self.decode()?;
-        let key = derive_key(password, &header)?;
         let legacy = match open_record(&key, &header, KEY_CHECK_ID, &check) {
             Ok(pt) if pt.as_slice() == KEY_CHECK_V2 => false,
             Ok(pt) if pt.as_slice() == KEY_CHECK_V1 => true,
@@ -519,12 +542,20 @@ impl OpenVault {
         new_password: &str,
         kdf: KdfParams,
     ) -> Result<Rekeyed, VaultError> {
+        self.rekey_to(records, VaultMeta::create(new_password, kdf)?)
+    }
+
+    /// [`Self::rekey`] to a vault already created (see [`VaultMeta::create_with`]).
+    pub fn rekey_to(
+        &self,
+        records: &[SealedRecord],
+        (meta, next): (VaultMeta, OpenVault),
+    ) -> Result<Rekeyed, VaultError> {
         let plain = records
             .iter()
             .filter(|(id, _)| id != MANIFEST_ID)
             .map(|(id, sealed)| Ok((id.clone(), self.open(id, sealed)?)))
             .collect::<Result<Vec<_>, VaultError>>()?;
-        let (meta, next) = VaultMeta::create(new_password, kdf)?;
         let mut resealed = plain
             .iter()
             .map(|(id, pt)| Ok((id.clone(), next.seal(id, pt)?)))
