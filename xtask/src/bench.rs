@@ -47,9 +47,16 @@ fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
     ])
 }
 
-pub fn bench() -> Result {
-    setup::for_browser()?;
+pub fn bench(proxy_only: bool) -> Result {
     setup::for_proxy_bench()?;
+    if proxy_only {
+        let proxy = build_proxy()?;
+        for line in crate::loadbench::proxy_figures(&proxy)? {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    setup::for_browser()?;
     let dist = build_app()?;
     let proxy = build_proxy()?;
     let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;

@@ -1,6 +1,7 @@
 //! The proxy benchmark: nginx returning a fixed OKX-shaped body is the upstream; wrk (32
-//! connections) measures it directly, through holdix-proxy, and through cors-anywhere, side
-//! by side in one run.
+//! connections) measures it directly, through holdix-proxy, through nginx as a reverse proxy
+//! (the standard thin proxy, and the anchor holdix-proxy is held to) and through
+//! cors-anywhere, side by side in one run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,10 +10,14 @@ use crate::build::{free_addr, Service};
 use crate::{root, Result};
 
 const BODY: &str = r#"{"code":"0","msg":"","data":[{"ts":"1764115200000"}]}"#;
+/// A private route: every request goes upstream (identical public requests would be answered
+/// from the proxy's one-second shared answer, which is not what this measures).
+const PATH: &str = "/api/v5/account/balance";
+const ORIGIN: &str = "http://127.0.0.1:8080";
 const CONNECTIONS: &str = "32";
 const SECONDS: &str = "10s";
-/// Rounds per target, interleaved (direct, proxy, cors-anywhere, direct, …) so that drift
-/// on the shared machine hits all three alike; the figures are per-target medians.
+/// Rounds per target, interleaved (direct, holdix-proxy, nginx proxy, cors-anywhere, direct,
+/// …) so that drift on the shared machine hits all alike; the figures are per-target medians.
 const ROUNDS: usize = 3;
 
 /// Starts a quiet service (its output discarded) and waits until `probe` answers.
@@ -21,21 +26,67 @@ fn quiet(mut cmd: Command, addr: &str, probe: &str) -> Result<Service> {
     Service::start(cmd, addr, probe)
 }
 
-fn start_nginx(dir: &Path, addr: &str) -> Result<Service> {
+/// An nginx in `dir` (its own pid file, logs and temp folders) with `server` as its http
+/// block's content; as many workers as cores, as nginx is deployed.
+fn nginx(dir: &Path, addr: &str, server: &str, probe: &str) -> Result<Service> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let conf = format!(
         "daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
          events {{ worker_connections 4096; }}\n\
          http {{\n  access_log off;\n  keepalive_requests 1000000;\n\
            client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
-           uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-           server {{\n    listen {addr};\n    location / {{ default_type application/json; return 200 '{BODY}'; }}\n  }}\n}}\n",
+           uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{server}\n}}\n",
         d = dir.display()
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).map_err(|e| e.to_string())?;
     let mut nginx = Command::new("nginx");
     nginx.arg("-p").arg(dir).arg("-c").arg(&path);
-    quiet(nginx, addr, "/")
+    quiet(nginx, addr, probe)
+}
+
+/// The upstream: a fixed OKX-shaped answer on every path.
+fn start_upstream(dir: &Path, addr: &str) -> Result<Service> {
+    let server = format!(
+        "  server {{\n    listen {addr};\n    location / {{ default_type application/json; return 200 '{BODY}'; }}\n  }}"
+    );
+    nginx(dir, addr, &server, "/")
+}
+
+/// nginx as the standard thin reverse proxy, doing what holdix-proxy does for this route:
+/// only `GET {PROXY_PATH}` passes (everything else 403/404), upstream connections are kept
+/// alive, the allowed Origin is echoed (no other), cookies are dropped both ways.
+fn start_nginx_proxy(dir: &Path, addr: &str, upstream: &str) -> Result<Service> {
+    let server = format!(
+        "  upstream okx {{ server {upstream}; keepalive 64; }}\n\
+           map $http_origin $cors_origin {{ \"{ORIGIN}\" $http_origin; default \"\"; }}\n\
+           server {{\n    listen {addr};\n\
+             location = /okx{PATH} {{\n\
+               limit_except GET {{ deny all; }}\n\
+               proxy_pass http://okx{PATH};\n\
+               proxy_http_version 1.1;\n\
+               proxy_set_header Connection \"\";\n\
+               proxy_set_header Cookie \"\";\n\
+               proxy_hide_header Set-Cookie;\n\
+               add_header Access-Control-Allow-Origin $cors_origin always;\n\
+               add_header Vary Origin always;\n\
+             }}\n\
+             location = /healthz {{ return 200 ok; }}\n\
+             location / {{ return 404; }}\n\
+           }}"
+    );
+    nginx(dir, addr, &server, "/healthz")
+}
+
+/// Peak resident memory of a process and its children (nginx's master and workers), in MB.
+fn tree_rss_mb(pid: u32) -> f64 {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let mut total = peak_rss_mb(pid);
+    for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+        total += peak_rss_mb(child);
+    }
+    total
 }
 
 /// Peak resident memory of a process, in MB.
@@ -118,10 +169,11 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let result = (|| {
         let nginx_addr = free_addr()?;
-        let _nginx = start_nginx(&dir, &nginx_addr)?;
-        // A private route: every request goes upstream (identical public requests would be
-        // answered from the proxy's one-second shared answer, which is not what this measures).
-        let path = "/api/v5/account/balance";
+        let _nginx = start_upstream(&dir.join("upstream"), &nginx_addr)?;
+        let path = PATH;
+        let nginx_proxy_addr = free_addr()?;
+        let nginx_proxy =
+            start_nginx_proxy(&dir.join("nginx-proxy"), &nginx_proxy_addr, &nginx_addr)?;
 
         let proxy_addr = free_addr()?;
         let mut proxy = Command::new(proxy_bin);
@@ -141,11 +193,17 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
             .current_dir(root().join("tests/e2e"));
         let cors = quiet(cors, &cors_addr, "/")?;
 
-        let origin = ["Origin: http://127.0.0.1:8080"];
+        let origin = [format!("Origin: {ORIGIN}")];
+        let origin = [origin[0].as_str()];
         let (mut direct, mut through_proxy, mut through_cors) = (vec![], vec![], vec![]);
+        let mut through_nginx = vec![];
         for _ in 0..ROUNDS {
             direct.push(wrk(&format!("http://{nginx_addr}{path}"), &[])?);
             through_proxy.push(wrk(&format!("http://{proxy_addr}/okx{path}"), &origin)?);
+            through_nginx.push(wrk(
+                &format!("http://{nginx_proxy_addr}/okx{path}"),
+                &origin,
+            )?);
             through_cors.push(wrk(
                 &format!("http://{cors_addr}/http://{nginx_addr}{path}"),
                 &origin,
@@ -153,9 +211,11 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
         }
         let proxy_rss = peak_rss_mb(proxy.pid());
         let cors_rss = peak_rss_mb(cors.pid());
-        drop((proxy, cors));
+        let nginx_rss = tree_rss_mb(nginx_proxy.pid());
+        drop((proxy, cors, nginx_proxy));
         let (direct, through_proxy, through_cors) =
             (median(direct), median(through_proxy), median(through_cors));
+        let through_nginx = median(through_nginx);
 
         Ok(vec![
             format!("direct_rps: {:.0} req/s", direct.rps),
@@ -163,6 +223,14 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
             format!("proxy_p50_ms: {:.2} ms", through_proxy.p50_ms),
             format!("proxy_p99_ms: {:.2} ms", through_proxy.p99_ms),
             format!("proxy_rss_mb: {proxy_rss:.1} MB"),
+            format!("nginx_proxy_rps: {:.0} req/s", through_nginx.rps),
+            format!("nginx_proxy_p50_ms: {:.2} ms", through_nginx.p50_ms),
+            format!("nginx_proxy_p99_ms: {:.2} ms", through_nginx.p99_ms),
+            format!("nginx_proxy_rss_mb: {nginx_rss:.1} MB"),
+            format!(
+                "proxy_over_nginx_proxy_rps: {:.2} ratio",
+                through_proxy.rps / through_nginx.rps
+            ),
             format!("cors_anywhere_rps: {:.0} req/s", through_cors.rps),
             format!("cors_anywhere_p50_ms: {:.2} ms", through_cors.p50_ms),
             format!("cors_anywhere_p99_ms: {:.2} ms", through_cors.p99_ms),

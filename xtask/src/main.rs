@@ -40,7 +40,11 @@ enum Task {
     },
     /// Measure: key derivation, unlock, refresh, loads, bundle sizes, proxy throughput. One
     /// `name: value unit` per line.
-    Bench,
+    Bench {
+        /// Only the proxy figures (while working on the proxy).
+        #[arg(long)]
+        proxy_only: bool,
+    },
     /// Redraw the PNG icons in pwa/icons/ (committed; a test checks they match).
     Icons,
     /// Write DIST/sw.js for the files in DIST, and the precompressed copies (done by every
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Run { listen, demo } => build::run(&listen, demo),
         Task::Test { only_e2e } => testing::test_all(only_e2e.as_deref()),
-        Task::Bench => bench::bench(),
+        Task::Bench { proxy_only } => bench::bench(proxy_only),
         Task::Icons => pwa::write_icons(),
         Task::FinishBuild { dist } => pwa::finish_build(&dist),
         Task::ServiceWorker { dist } => {

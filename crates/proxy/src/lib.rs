@@ -89,6 +89,8 @@ pub struct Config {
     /// Client connections open at most.
     pub max_connections: usize,
     pub rate_limit: Option<RateLimit>,
+    /// Event loops, one per core by default (see [`serve`]).
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -110,6 +112,7 @@ impl Default for Config {
                 per_second: 20.0,
                 burst: 120.0,
             }),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -121,7 +124,6 @@ type UpstreamClient = hyper_util::client::legacy::Client<
 
 struct Shared {
     config: Config,
-    client: UpstreamClient,
     upstream_slots: Semaphore,
     clients: Clients,
     hosts: Hosts,
@@ -171,28 +173,37 @@ fn is_loopback_origin(origin: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
+/// This thread's upstream client: HTTP/1.1 with pooled, reused connections; TLS (rustls,
+/// webpki roots) for the real exchange hosts; no redirects are followed and no proxy
+/// environment is read. One per thread, so a request and the pooled connection it goes out
+/// on are driven by the same event loop (see [`serve`]).
+fn upstream_client() -> UpstreamClient {
+    thread_local! {
+        static CLIENT: UpstreamClient = {
+            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+            http.set_nodelay(true);
+            http.set_connect_timeout(Some(Duration::from_secs(5)));
+            http.enforce_http(false);
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+                .expect("TLS provider")
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http);
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(128)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build(https)
+        };
+    }
+    CLIENT.with(Clone::clone)
+}
+
 /// The proxy as an axum router. Serve it with [`serve`], which adds the connection limits
 /// and the client's address.
 pub fn router(config: Config) -> Router {
-    // HTTP/1.1 with pooled, reused connections; TLS (rustls, webpki roots) for the real
-    // exchange hosts; no redirects are followed and no proxy environment is read.
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_secs(5)));
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .expect("TLS provider")
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_max_idle_per_host(128)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(https);
     let shared = Arc::new(Shared {
         upstream_slots: Semaphore::new(config.max_concurrent),
-        client,
         clients: Clients::new(config.rate_limit),
         hosts: Hosts::default(),
         public: cache::PublicCache::default(),
@@ -211,25 +222,40 @@ pub fn router(config: Config) -> Router {
 /// (a cheap 304), so a new build is seen at once; offline, the service worker answers.
 /// `Vary: Accept-Encoding`: the same path is sent brotli, gzip or plain by what the browser
 /// accepts, so no cache may hand one browser's encoding to another.
-const STATIC_HEADERS: [(header::HeaderName, &str); 5] = [
-    (header::VARY, "accept-encoding"),
-    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::REFERRER_POLICY, "no-referrer"),
-    (header::CACHE_CONTROL, "no-cache"),
+const STATIC_HEADERS: [(header::HeaderName, HeaderValue); 5] = [
+    (header::VARY, HeaderValue::from_static("accept-encoding")),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
 ];
 
 /// Set on everything that is not an app file: exchange answers (balances, key
 /// permissions) are never stored by a browser or a shared cache, are always JSON to the
 /// browser (an exchange edge's HTML error page must not become a page on the app's origin),
 /// and could run nothing even if opened directly.
-const API_HEADERS: [(header::HeaderName, &str); 4] = [
-    (header::CACHE_CONTROL, "no-store"),
-    (header::CONTENT_TYPE, "application/json"),
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+const API_HEADERS: [(header::HeaderName, HeaderValue); 4] = [
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
     (
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; sandbox",
+        HeaderValue::from_static("default-src 'none'; sandbox"),
     ),
 ];
 
@@ -268,15 +294,28 @@ impl LogLine {
         }
     }
 
+    /// Refusals and failures at `info`; answered requests at `debug` (`RUST_LOG=debug`): a
+    /// line per forwarded read cost more than a quarter of the proxy's time per request
+    /// (measured in `cargo xtask bench`), and is a record of when users refresh that the
+    /// proxy has no need to keep.
     fn emit(&self, what: &'static str, status: StatusCode, started: Instant) {
-        tracing::info!(
-            method = self.method,
-            exchange = self.exchange,
-            path = self.route,
-            status = status.as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "{what}"
-        );
+        macro_rules! line {
+            ($level:ident) => {
+                tracing::$level!(
+                    method = self.method,
+                    exchange = self.exchange,
+                    path = self.route,
+                    status = status.as_u16(),
+                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "{what}"
+                )
+            };
+        }
+        if status.is_client_error() || status.is_server_error() {
+            line!(info);
+        } else {
+            line!(debug);
+        }
     }
 }
 
@@ -365,7 +404,7 @@ async fn handle(
         // only works as a header (see STATIC_HEADERS).
         let h = response.headers_mut();
         for (name, value) in STATIC_HEADERS {
-            h.insert(name, HeaderValue::from_static(value));
+            h.insert(name, value);
         }
         return with_cors(response, origin.filter(|_| origin_ok));
     } else {
@@ -382,21 +421,22 @@ async fn handle(
     }
     let h = response.headers_mut();
     for (name, value) in API_HEADERS {
-        h.insert(name, HeaderValue::from_static(value));
+        h.insert(name, value);
     }
     with_cors(response, origin.filter(|_| origin_ok))
 }
+
+// Built at compile time, not checked byte by byte on every answer.
+const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
+const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after, x-mbx-used-weight-1m, x-sapi-used-ip-weight-1m, x-bapi-limit, x-bapi-limit-status, x-bapi-limit-reset-timestamp");
 
 /// CORS headers for an allowed origin.
 fn with_cors(mut response: Response, origin: Option<String>) -> Response {
     if let Some(value) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        h.append(header::VARY, HeaderValue::from_static("Origin"));
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("retry-after, x-mbx-used-weight-1m, x-sapi-used-ip-weight-1m, x-bapi-limit, x-bapi-limit-status, x-bapi-limit-reset-timestamp"),
-        );
+        h.append(header::VARY, VARY_ORIGIN);
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
     }
     response
 }
@@ -617,7 +657,8 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     };
     let deadline = tokio::time::Instant::now() + shared.config.timeout;
     let timed_out = "the exchange did not answer in time";
-    let upstream = match tokio::time::timeout_at(deadline, shared.client.request(request)).await {
+    let upstream = match tokio::time::timeout_at(deadline, upstream_client().request(request)).await
+    {
         Err(_) => return local(StatusCode::GATEWAY_TIMEOUT, timed_out).await,
         Ok(Err(_)) => {
             return local(StatusCode::BAD_GATEWAY, "the exchange could not be reached").await

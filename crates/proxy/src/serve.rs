@@ -16,24 +16,56 @@ use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::sync::Semaphore;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::{refuse, router, Config};
 
 /// Serves the proxy on `listener` until `shutdown` resolves; then stops accepting and lets
 /// open requests finish (for at most the request deadline).
+///
+/// One event loop per core, as nginx runs one worker per core: this runtime accepts, and
+/// deals connections in turn to itself and to `config.threads - 1` threads that each run a
+/// single-threaded runtime. A connection then lives on one thread from accept to close, with
+/// its upstream connections (the upstream client is per thread, see `upstream_client`): no
+/// request hops between threads. What must be shared (the per-address and per-host budgets,
+/// the public answers, the connection and upstream limits) is behind `Arc`s and locks held
+/// for a few instructions.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let header_timeout = config.header_timeout;
-    let deadline = config.request_deadline;
+    let threads = config.threads.max(1);
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let app = router(config);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let own = Loop {
+        header_timeout: config.header_timeout,
+        deadline: config.request_deadline,
+        app: router(config),
+        graceful: Arc::new(GracefulShutdown::new()),
+    };
+    let mut others = Vec::new();
+    let mut hands = Vec::new();
+    for i in 1..threads {
+        let (hand, dealt) = mpsc::unbounded_channel::<Dealt>();
+        let each = Loop {
+            graceful: Arc::new(GracefulShutdown::new()),
+            ..own.clone()
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("holdix-proxy-{i}"))
+            .spawn(move || -> std::io::Result<()> {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(each.serve_dealt(dealt));
+                Ok(())
+            })?;
+        others.push(thread);
+        hands.push(hand);
+    }
     tokio::pin!(shutdown);
-    loop {
+    for turn in (0..threads).cycle() {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
             () = &mut shutdown => break,
@@ -50,7 +82,60 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        match turn.checked_sub(1).and_then(|i| hands.get(i)) {
+            None => own.serve(stream, peer, permit),
+            Some(hand) => {
+                if let Ok(stream) = stream.into_std() {
+                    let _ = hand.send((stream, peer, permit));
+                }
+            }
+        }
+    }
+    drop(listener);
+    // The other loops finish their connections once no more are dealt.
+    drop(hands);
+    own.finish().await;
+    for thread in others {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    Ok(())
+}
+
+/// A connection dealt to another loop, with its place under the connection limit.
+type Dealt = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
+
+/// One event loop: the app, the per-connection limits, and its connections to finish on
+/// shutdown.
+#[derive(Clone)]
+struct Loop {
+    header_timeout: std::time::Duration,
+    deadline: std::time::Duration,
+    app: axum::Router,
+    graceful: Arc<GracefulShutdown>,
+}
+
+impl Loop {
+    /// Serves every connection dealt to this loop, until the dealing stops.
+    async fn serve_dealt(self, mut dealt: mpsc::UnboundedReceiver<Dealt>) {
+        while let Some((stream, peer, permit)) = dealt.recv().await {
+            if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+                self.serve(stream, peer, permit);
+            }
+        }
+        self.finish().await;
+    }
+
+    /// Lets open requests finish, for at most the request deadline.
+    async fn finish(self) {
+        let deadline = self.deadline;
+        if let Ok(graceful) = Arc::try_unwrap(self.graceful) {
+            let _ = tokio::time::timeout(deadline, graceful.shutdown()).await;
+        }
+    }
+
+    /// Serves one connection on this loop's runtime.
+    fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr, permit: OwnedSemaphorePermit) {
+        let (app, deadline) = (self.app.clone(), self.deadline);
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             let app = app.clone();
@@ -70,15 +155,12 @@ pub async fn serve(
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
+            .header_read_timeout(self.header_timeout)
             .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let conn = self.graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
             drop(permit);
         });
     }
-    drop(listener);
-    let _ = tokio::time::timeout(deadline, graceful.shutdown()).await;
-    Ok(())
 }

@@ -423,6 +423,31 @@ async fn per_client_rate_limit_is_429_with_retry_after() {
     assert_eq!(h.sim.stats().requests, 3);
 }
 
+/// Connections are dealt in turn to every event loop; the per-address budget is still one.
+#[tokio::test]
+async fn event_loops_share_one_budget_per_address() {
+    let h = start(|c| {
+        c.threads = 4;
+        c.rate_limit = Some(RateLimit {
+            per_second: 0.01,
+            burst: 6.0,
+        })
+    })
+    .await;
+    let pq = "/api/v5/account/balance";
+    let mut statuses = Vec::new();
+    // A new connection per request: two rounds of the four loops.
+    for _ in 0..8 {
+        statuses.push(
+            raw(h.proxy, &format!("GET /okx{pq}"), &okx_auth(pq), b"")
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 429, 429]);
+    assert_eq!(h.sim.stats().requests, 6);
+}
+
 #[tokio::test]
 async fn serves_the_app_and_never_forwards_its_paths() {
     let dir = std::env::temp_dir().join(format!("holdix-proxy-static-{}", std::process::id()));
