@@ -9,8 +9,9 @@
 //! * `POST /batch` carries several such requests at once (see [`BATCH_MAX`]), each checked
 //!   the same way, so a browser limited to six connections per origin refreshes in one trip.
 //! * CORS for the allowed origins only; body, time, concurrency and per-IP rate limits.
-//! * It writes nothing to disk and logs method, exchange, path, status and latency — never
-//!   a header value, a query or a body.
+//! * It writes nothing to disk and logs method, exchange, path, status and latency (refusals
+//!   and failures; answered requests at `debug`) — never a header value, a query or a body.
+//! * One single-threaded event loop per core ([`serve`]), as nginx runs its workers.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
