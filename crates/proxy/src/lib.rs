@@ -20,10 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use tokio::sync::Semaphore;
 use tower_http::services::ServeDir;
 
@@ -200,10 +199,10 @@ fn upstream_client() -> UpstreamClient {
     CLIENT.with(Clone::clone)
 }
 
-/// The proxy as an axum router. Serve it with [`serve`], which adds the connection limits
-/// and the client's address.
-pub fn router(config: Config) -> Router {
-    let shared = Arc::new(Shared {
+/// The proxy's state, shared by every event loop of [`serve`], which calls [`handle`] for
+/// each request with the client's address.
+fn shared(config: Config) -> Arc<Shared> {
+    Arc::new(Shared {
         upstream_slots: Semaphore::new(config.max_concurrent),
         clients: Clients::new(config.rate_limit),
         hosts: Hosts::default(),
@@ -215,8 +214,7 @@ pub fn router(config: Config) -> Router {
             .clone()
             .map(|dir| ServeDir::new(dir).precompressed_br().precompressed_gzip()),
         config,
-    });
-    Router::new().fallback(handle).with_state(shared)
+    })
 }
 
 /// Added to every file served with `--static`. `no-cache` makes the browser revalidate
@@ -320,11 +318,9 @@ impl LogLine {
     }
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
+/// Answers one request from `peer` (called by [`serve`] directly: no router, as there is
+/// nothing to route before the checks below).
+async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();

@@ -12,14 +12,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use crate::{refuse, router, Config};
+use crate::{handle, refuse, shared, Config};
 
 /// Serves the proxy on `listener` until `shutdown` resolves; then stops accepting and lets
 /// open requests finish (for at most the request deadline).
@@ -41,7 +40,7 @@ pub async fn serve(
     let own = Loop {
         header_timeout: config.header_timeout,
         deadline: config.request_deadline,
-        app: router(config),
+        shared: shared(config),
         graceful: Arc::new(GracefulShutdown::new()),
     };
     let mut others = Vec::new();
@@ -110,7 +109,7 @@ type Dealt = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 struct Loop {
     header_timeout: std::time::Duration,
     deadline: std::time::Duration,
-    app: axum::Router,
+    shared: Arc<crate::Shared>,
     graceful: Arc<GracefulShutdown>,
 }
 
@@ -135,16 +134,15 @@ impl Loop {
 
     /// Serves one connection on this loop's runtime.
     fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr, permit: OwnedSemaphorePermit) {
-        let (app, deadline) = (self.app.clone(), self.deadline);
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            let app = app.clone();
+        let (shared, deadline) = (self.shared.clone(), self.deadline);
+        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let answer = tokio::time::timeout(
+                deadline,
+                Box::pin(handle(shared.clone(), peer, req.map(Body::new))),
+            );
             async move {
-                let req = req.map(Body::new);
-                let answer = tokio::time::timeout(deadline, tower::ServiceExt::oneshot(app, req));
                 Ok::<_, Infallible>(match answer.await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(never)) => match never {},
+                    Ok(response) => response,
                     Err(_) => refuse(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "the request took too long; try again",
