@@ -48,6 +48,16 @@ fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
 }
 
 pub fn bench(proxy_only: bool) -> Result {
+    crate::leftovers::adopt_orphans();
+    let measured = measure(proxy_only);
+    let left = crate::leftovers::check("the benchmark");
+    match (measured, left) {
+        (Err(failed), Err(left)) => Err(format!("{failed}\n{left}")),
+        (measured, left) => measured.and(left),
+    }
+}
+
+fn measure(proxy_only: bool) -> Result {
     setup::for_proxy_bench()?;
     if proxy_only {
         let proxy = build_proxy()?;

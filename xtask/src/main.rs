@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod build;
+mod leftovers;
 mod loadbench;
 mod pwa;
 mod setup;

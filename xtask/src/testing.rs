@@ -17,6 +17,17 @@ struct Outcome {
     error: Option<String>,
 }
 
+/// The layer fails too if it left a process running (see [`crate::leftovers`]).
+fn checked(mut outcome: Outcome) -> Outcome {
+    if let Err(left) = crate::leftovers::check(outcome.name) {
+        outcome.error = Some(match outcome.error {
+            Some(error) => format!("{error}; {left}"),
+            None => left,
+        });
+    }
+    outcome
+}
+
 /// Runs `cmd`, echoing its output, and counts tests from cargo's `test result:` lines and
 /// node's TAP `# pass` / `# fail` lines.
 fn run_counted(name: &'static str, cmd: &mut Command) -> Outcome {
@@ -164,9 +175,14 @@ fn end_to_end(only: Option<&str>) -> Outcome {
 }
 
 pub fn test_all(only_e2e: Option<&str>) -> Result {
+    crate::leftovers::adopt_orphans();
     let outcomes = match only_e2e {
-        None => vec![native(), browser(), end_to_end(None)],
-        Some(only) => vec![end_to_end(Some(only))],
+        None => vec![
+            checked(native()),
+            checked(browser()),
+            checked(end_to_end(None)),
+        ],
+        Some(only) => vec![checked(end_to_end(Some(only)))],
     };
     println!("\n== summary ==");
     let (mut passed, mut failed, mut broken) = (0, 0, false);
