@@ -189,13 +189,11 @@ async fn restore(
     // A file that is not a backup (a 50 MB video chosen by mistake) is refused at its head.
     backup::check_head(&read_file(file, Some(backup::HEAD_LEN)).await?).map_err(refused)?;
     let backup = backup::read(&read_file(file, None).await?).map_err(refused)?;
-    let opened = match backup.header() {
-        Ok(header) => crate::kdf::derive(password, &header)
-            .await
-            .map_err(BackupError::from)
-            .and_then(|key| backup.open_with(key)),
-        Err(e) => Err(e),
-    };
+    let opened: Result<_, BackupError> = async {
+        let key = crate::kdf::derive(password, &backup.header()?).await?;
+        backup.open_with(key)
+    }
+    .await;
     let theirs = opened.map_err(|e| match e {
         BackupError::Vault(holdix_core::vault::VaultError::WrongPassword) => {
             "Wrong password for this backup: type the password of the vault it was made from."

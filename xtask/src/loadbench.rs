@@ -163,7 +163,17 @@ fn median(runs: Vec<Load>) -> Load {
     }
 }
 
-/// Runs the three loads and returns the figure lines.
+/// One target's figure lines: throughput, latencies and peak memory.
+fn figures(name: &str, load: &Load, rss_mb: f64) -> [String; 4] {
+    [
+        format!("{name}_rps: {:.0} req/s", load.rps),
+        format!("{name}_p50_ms: {:.2} ms", load.p50_ms),
+        format!("{name}_p99_ms: {:.2} ms", load.p99_ms),
+        format!("{name}_rss_mb: {rss_mb:.1} MB"),
+    ]
+}
+
+/// Runs the four loads and returns the figure lines.
 pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
     let dir = std::env::temp_dir().join(format!("holdix-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -217,29 +227,19 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
             (median(direct), median(through_proxy), median(through_cors));
         let through_nginx = median(through_nginx);
 
-        Ok(vec![
-            format!("direct_rps: {:.0} req/s", direct.rps),
-            format!("proxy_rps: {:.0} req/s", through_proxy.rps),
-            format!("proxy_p50_ms: {:.2} ms", through_proxy.p50_ms),
-            format!("proxy_p99_ms: {:.2} ms", through_proxy.p99_ms),
-            format!("proxy_rss_mb: {proxy_rss:.1} MB"),
-            format!("nginx_proxy_rps: {:.0} req/s", through_nginx.rps),
-            format!("nginx_proxy_p50_ms: {:.2} ms", through_nginx.p50_ms),
-            format!("nginx_proxy_p99_ms: {:.2} ms", through_nginx.p99_ms),
-            format!("nginx_proxy_rss_mb: {nginx_rss:.1} MB"),
-            format!(
-                "proxy_over_nginx_proxy_rps: {:.2} ratio",
-                through_proxy.rps / through_nginx.rps
-            ),
-            format!("cors_anywhere_rps: {:.0} req/s", through_cors.rps),
-            format!("cors_anywhere_p50_ms: {:.2} ms", through_cors.p50_ms),
-            format!("cors_anywhere_p99_ms: {:.2} ms", through_cors.p99_ms),
-            format!("cors_anywhere_rss_mb: {cors_rss:.1} MB"),
-            format!(
-                "proxy_over_cors_anywhere_rps: {:.1} ratio",
-                through_proxy.rps / through_cors.rps
-            ),
-        ])
+        let mut lines = vec![format!("direct_rps: {:.0} req/s", direct.rps)];
+        lines.extend(figures("proxy", &through_proxy, proxy_rss));
+        lines.extend(figures("nginx_proxy", &through_nginx, nginx_rss));
+        lines.push(format!(
+            "proxy_over_nginx_proxy_rps: {:.2} ratio",
+            through_proxy.rps / through_nginx.rps
+        ));
+        lines.extend(figures("cors_anywhere", &through_cors, cors_rss));
+        lines.push(format!(
+            "proxy_over_cors_anywhere_rps: {:.1} ratio",
+            through_proxy.rps / through_cors.rps
+        ));
+        Ok(lines)
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result

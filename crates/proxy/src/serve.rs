@@ -41,16 +41,13 @@ pub async fn serve(
         header_timeout: config.header_timeout,
         deadline: config.request_deadline,
         shared: shared(config),
-        graceful: Arc::new(GracefulShutdown::new()),
     };
+    let graceful = GracefulShutdown::new();
     let mut others = Vec::new();
     let mut hands = Vec::new();
     for i in 1..threads {
         let (hand, dealt) = mpsc::unbounded_channel::<Dealt>();
-        let each = Loop {
-            graceful: Arc::new(GracefulShutdown::new()),
-            ..own.clone()
-        };
+        let each = own.clone();
         let thread = std::thread::Builder::new()
             .name(format!("holdix-proxy-{i}"))
             .spawn(move || -> std::io::Result<()> {
@@ -81,19 +78,26 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        match turn.checked_sub(1).and_then(|i| hands.get(i)) {
-            None => own.serve(stream, peer, permit),
-            Some(hand) => {
-                if let Ok(stream) = stream.into_std() {
-                    let _ = hand.send((stream, peer, permit));
-                }
+        let Some(hand) = turn.checked_sub(1).and_then(|i| hands.get(i)) else {
+            own.serve(&graceful, stream, peer, permit);
+            continue;
+        };
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        // A loop whose thread could not start takes nothing: this one serves it instead.
+        if let Err(mpsc::error::SendError((stream, peer, permit))) =
+            hand.send((stream, peer, permit))
+        {
+            if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+                own.serve(&graceful, stream, peer, permit);
             }
         }
     }
     drop(listener);
     // The other loops finish their connections once no more are dealt.
     drop(hands);
-    own.finish().await;
+    own.finish(graceful).await;
     for thread in others {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
@@ -103,37 +107,40 @@ pub async fn serve(
 /// A connection dealt to another loop, with its place under the connection limit.
 type Dealt = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
 
-/// One event loop: the app, the per-connection limits, and its connections to finish on
-/// shutdown.
+/// What every event loop serves with: the proxy's shared state and the per-connection
+/// limits. Each loop watches its own connections, to finish them on shutdown.
 #[derive(Clone)]
 struct Loop {
     header_timeout: std::time::Duration,
     deadline: std::time::Duration,
     shared: Arc<crate::Shared>,
-    graceful: Arc<GracefulShutdown>,
 }
 
 impl Loop {
     /// Serves every connection dealt to this loop, until the dealing stops.
     async fn serve_dealt(self, mut dealt: mpsc::UnboundedReceiver<Dealt>) {
+        let graceful = GracefulShutdown::new();
         while let Some((stream, peer, permit)) = dealt.recv().await {
             if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
-                self.serve(stream, peer, permit);
+                self.serve(&graceful, stream, peer, permit);
             }
         }
-        self.finish().await;
+        self.finish(graceful).await;
     }
 
     /// Lets open requests finish, for at most the request deadline.
-    async fn finish(self) {
-        let deadline = self.deadline;
-        if let Ok(graceful) = Arc::try_unwrap(self.graceful) {
-            let _ = tokio::time::timeout(deadline, graceful.shutdown()).await;
-        }
+    async fn finish(&self, graceful: GracefulShutdown) {
+        let _ = tokio::time::timeout(self.deadline, graceful.shutdown()).await;
     }
 
-    /// Serves one connection on this loop's runtime.
-    fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr, permit: OwnedSemaphorePermit) {
+    /// Serves one connection on this loop's runtime, watched by its `graceful`.
+    fn serve(
+        &self,
+        graceful: &GracefulShutdown,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        permit: OwnedSemaphorePermit,
+    ) {
         let (shared, deadline) = (self.shared.clone(), self.deadline);
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let answer = tokio::time::timeout(
@@ -155,7 +162,7 @@ impl Loop {
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_timeout)
             .serve_connection(TokioIo::new(stream), service);
-        let conn = self.graceful.watch(conn);
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
             drop(permit);
