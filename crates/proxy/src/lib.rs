@@ -9,6 +9,8 @@
 //! * `POST /batch` carries several such requests at once (see [`BATCH_MAX`]), each checked
 //!   the same way, so a browser limited to six connections per origin refreshes in one trip.
 //! * CORS for the allowed origins only; body, time, concurrency and per-IP rate limits.
+//! * The rules are `holdix-gate`'s, shared with the Cloudflare Worker (`holdix-edge`); this
+//!   crate adds the state: rate limits, exchange budgets, shared public answers, timeouts.
 //! * It writes nothing to disk and logs method, exchange, path, status and latency (refusals
 //!   and failures; answered requests at `debug`) — never a header value, a query or a body.
 //! * One single-threaded event loop per core ([`serve`]), as nginx runs its workers.
@@ -27,40 +29,19 @@ use tokio::sync::Semaphore;
 use tower_http::services::ServeDir;
 
 mod cache;
-pub mod exchanges;
 pub mod limits;
 mod serve;
 
-pub use exchanges::{Budget, Exchange, Route, EXCHANGES};
+pub use holdix_gate::{batch::MAX as BATCH_MAX, Budget, Exchange, Route, EXCHANGES};
 pub use limits::Cidr;
 pub use serve::serve;
+
+use holdix_gate::{batch, Class, Policy, Refusal};
 
 use limits::{Clients, Held, Hosts};
 
 /// A per-client token bucket (requests per second, burst).
 pub type RateLimit = Budget;
-
-/// What a preflight for `/batch` may ask: JSON bodies only.
-const BATCH: Exchange = Exchange {
-    prefix: "batch",
-    host: "",
-    family: "",
-    auth_headers: &[],
-    routes: &[],
-    budget: Budget {
-        per_second: 0.0,
-        burst: 0.0,
-    },
-};
-
-/// Rate-limit and usage headers the exchanges send, passed back to the app (prefixes).
-const PASS_BACK_PREFIXES: &[&str] = &[
-    "x-mbx-used-weight",
-    "x-sapi-used",
-    "x-bapi-limit",
-    "x-ratelimit",
-    "ratelimit",
-];
 
 pub struct Config {
     /// Upstream overrides by exchange prefix or family, e.g. `okx` → `http://127.0.0.1:9101`.
@@ -124,53 +105,13 @@ type UpstreamClient = hyper_util::client::legacy::Client<
 
 struct Shared {
     config: Config,
+    policy: Policy,
     upstream_slots: Semaphore,
     clients: Clients,
     hosts: Hosts,
     public: cache::PublicCache,
     /// The built app, when `--static` is given.
     statics: Option<ServeDir>,
-}
-
-impl Shared {
-    /// The upstream origin for an exchange: an override by prefix, then by family, then
-    /// the built-in host.
-    fn upstream(&self, exchange: &Exchange) -> &str {
-        let upstreams = &self.config.upstreams;
-        upstreams
-            .get(exchange.prefix)
-            .or_else(|| upstreams.get(exchange.family))
-            .map(String::as_str)
-            .unwrap_or(exchange.host)
-            .trim_end_matches('/')
-    }
-
-    fn origin_allowed(&self, origin: &str, headers: &HeaderMap) -> bool {
-        if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-            let own = origin
-                .strip_prefix("http://")
-                .or_else(|| origin.strip_prefix("https://"));
-            if own == Some(host) {
-                return true;
-            }
-        }
-        match &self.config.allow_origins {
-            Some(list) => list.iter().any(|o| o.trim_end_matches('/') == origin),
-            None => is_loopback_origin(origin),
-        }
-    }
-}
-
-/// `http://127.0.0.1:<any>`, `http://localhost:<any>`, `http://[::1]:<any>`, with or without port.
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://") else {
-        return false;
-    };
-    let host = match rest.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => rest,
-    };
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// This thread's upstream client: HTTP/1.1 with pooled, reused connections; TLS (rustls,
@@ -213,6 +154,10 @@ fn shared(config: Config) -> Arc<Shared> {
             .static_dir
             .clone()
             .map(|dir| ServeDir::new(dir).precompressed_br().precompressed_gzip()),
+        policy: Policy {
+            allow_origins: config.allow_origins.clone(),
+            allow_no_origin: config.allow_no_origin,
+        },
         config,
     })
 }
@@ -238,30 +183,13 @@ const STATIC_HEADERS: [(header::HeaderName, HeaderValue); 5] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
 ];
 
-/// Set on everything that is not an app file: exchange answers (balances, key
-/// permissions) are never stored by a browser or a shared cache, are always JSON to the
-/// browser (an exchange edge's HTML error page must not become a page on the app's origin),
-/// and could run nothing even if opened directly.
-const API_HEADERS: [(header::HeaderName, HeaderValue); 4] = [
-    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-    (
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    ),
-    (
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ),
-    (
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    ),
-];
-
 /// A JSON error, as every refusal is answered.
 pub(crate) fn refuse(status: StatusCode, error: &str, route: &str) -> Response {
-    let body = serde_json::json!({ "error": error, "route": route });
-    (status, body.to_string()).into_response()
+    refused(&Refusal::new(status, error, route))
+}
+
+fn refused(r: &Refusal) -> Response {
+    (r.status, r.body()).into_response()
 }
 
 /// A 429 the proxy answers itself, with `Retry-After`.
@@ -323,93 +251,64 @@ impl LogLine {
 async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let exchange_prefix = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    let exchange = Exchange::by_prefix(exchange_prefix);
     let client = limits::client_ip(peer.ip(), req.headers(), &shared.config.trusted_proxies);
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .map(|o| o.to_str().unwrap_or("").to_string());
-    let origin_ok = origin
-        .as_deref()
-        .is_none_or(|o| shared.origin_allowed(o, req.headers()));
-    // Browsers send no Origin on same-origin GETs, but they do send Sec-Fetch-Site (which
-    // no page can set); another site's `<img>` or link arrives with "cross-site".
-    let same_origin = req
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|v| v == "same-origin");
-    let api = exchange.is_some() || path == "/batch";
-    let anonymous = api && origin.is_none() && !same_origin && !shared.config.allow_no_origin;
-
-    let mut response = if req.uri().scheme().is_some() || req.uri().authority().is_some() {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            "absolute URLs are not accepted",
-            "",
-        )
-    } else if !origin_ok {
-        refuse(
-            StatusCode::FORBIDDEN,
-            "this origin may not use the proxy",
-            "",
-        )
-    } else if anonymous {
-        refuse(
-            StatusCode::FORBIDDEN,
-            "requests without an allowed Origin are refused; for non-browser clients start \
-             holdix-proxy with --allow-no-origin",
-            "",
-        )
-    } else if path == "/batch" {
-        match method {
-            Method::POST => batch(&shared, client, req).await,
-            Method::OPTIONS => preflight(&BATCH, req.headers()),
-            _ => refuse(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "the batch route takes POST",
-                "/batch",
-            ),
-        }
-    } else if let Some(exchange) = exchange {
-        if method == Method::OPTIONS {
-            preflight(exchange, req.headers())
-        } else {
-            let route = path[exchange.prefix.len() + 1..].to_string();
-            let allowed = exchange.route(&method, &route);
-            let response = forward(&shared, exchange, &route, client, req).await;
-            LogLine::new(&method, Some(exchange), allowed).emit(
-                "request",
-                response.status(),
-                started,
-            );
+    let path = req.uri().path().to_string();
+    let decision = holdix_gate::decide(
+        &shared.policy,
+        &holdix_gate::Head {
+            method: &method,
+            path: &path,
+            absolute: req.uri().scheme().is_some() || req.uri().authority().is_some(),
+            headers: req.headers(),
+        },
+    );
+    let cors_origin = decision.cors_origin;
+    let mut exchange = None;
+    let mut response = match decision.class {
+        Class::Refuse(r) => refused(&r),
+        Class::Batch => batch(&shared, client, req).await,
+        Class::Preflight(e) => match holdix_gate::preflight(e, req.headers()) {
+            Ok(headers) => {
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                response.headers_mut().extend(headers);
+                response
+            }
+            Err(r) => refused(&r),
+        },
+        Class::Exchange { exchange: e, route } => {
+            exchange = Some(e);
+            let route = route.to_string();
+            let allowed = e.route(&method, &route);
+            let response = forward(&shared, e, &route, client, req).await;
+            LogLine::new(&method, Some(e), allowed).emit("request", response.status(), started);
             response
         }
-    } else if path == "/healthz" {
         // Also answered cross-origin: the app polls it to notice the proxy is back.
-        "ok".into_response()
-    } else if let (Some(dir), true) = (
-        shared.statics.clone(),
-        matches!(method, Method::GET | Method::HEAD),
-    ) {
-        let mut response = match tower::ServiceExt::oneshot(dir, req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => match e {},
-        };
-        // The app ships its Content-Security-Policy in index.html, but frame-ancestors
-        // only works as a header (see STATIC_HEADERS).
-        let h = response.headers_mut();
-        for (name, value) in STATIC_HEADERS {
-            h.insert(name, value);
-        }
-        return with_cors(response, origin.filter(|_| origin_ok));
-    } else {
-        match shared.clients.take(client) {
+        Class::Health => "ok".into_response(),
+        Class::Other => match (
+            shared.statics.clone(),
+            matches!(method, Method::GET | Method::HEAD),
+        ) {
+            (Some(dir), true) => {
+                let mut response = match tower::ServiceExt::oneshot(dir, req).await {
+                    Ok(r) => r.into_response(),
+                    Err(e) => match e {},
+                };
+                // The app ships its Content-Security-Policy in index.html, but
+                // frame-ancestors only works as a header (see STATIC_HEADERS).
+                let h = response.headers_mut();
+                for (name, value) in STATIC_HEADERS {
+                    h.insert(name, value);
+                }
+                holdix_gate::add_cors(h, cors_origin.as_deref());
+                return response;
+            }
             // Unknown paths spend the client's budget too: probing is not free.
-            Err(wait) => too_many("too many requests from this address", "", wait),
-            Ok(()) => refuse(StatusCode::NOT_FOUND, "unknown exchange", ""),
-        }
+            _ => match shared.clients.take(client) {
+                Err(wait) => too_many("too many requests from this address", "", wait),
+                Ok(()) => refused(&Refusal::unknown_exchange("")),
+            },
+        },
     };
 
     let status = response.status();
@@ -417,70 +316,10 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request) -> Response
         LogLine::new(&method, None, None).emit("refused", status, started);
     }
     let h = response.headers_mut();
-    for (name, value) in API_HEADERS {
+    for (name, value) in holdix_gate::API_HEADERS {
         h.insert(name, value);
     }
-    with_cors(response, origin.filter(|_| origin_ok))
-}
-
-// Built at compile time, not checked byte by byte on every answer.
-const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
-const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after, x-mbx-used-weight-1m, x-sapi-used-ip-weight-1m, x-bapi-limit, x-bapi-limit-status, x-bapi-limit-reset-timestamp");
-
-/// CORS headers for an allowed origin.
-fn with_cors(mut response: Response, origin: Option<String>) -> Response {
-    if let Some(value) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
-        let h = response.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        h.append(header::VARY, VARY_ORIGIN);
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
-    }
-    response
-}
-
-/// Answers a CORS preflight for an allowed origin (the origin was checked already).
-fn preflight(exchange: &Exchange, headers: &HeaderMap) -> Response {
-    let wanted_method = headers
-        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-        .and_then(|m| m.to_str().ok())
-        .unwrap_or("");
-    if !matches!(wanted_method, "GET" | "POST") {
-        return refuse(StatusCode::FORBIDDEN, "only GET and POST are proxied", "");
-    }
-    let allowed: Vec<&str> = ["content-type", "accept"]
-        .into_iter()
-        .chain(exchange.auth_headers.iter().copied())
-        .collect();
-    let wanted = headers
-        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let refused: Vec<&str> = wanted
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(h)))
-        .collect();
-    if !refused.is_empty() {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            &format!("headers not forwarded: {}", refused.join(", ")),
-            "",
-        );
-    }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_str(&allowed.join(", ")).expect("static header names"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
+    holdix_gate::add_cors(h, cors_origin.as_deref());
     response
 }
 
@@ -536,22 +375,7 @@ fn admit(
             wait,
         )));
     }
-    exchange.route(method, route).ok_or_else(|| {
-        Box::new(refuse(
-            StatusCode::FORBIDDEN,
-            &format!("route not allowed: {method} /{}{route}", exchange.prefix),
-            route,
-        ))
-    })
-}
-
-/// Only the exchange's auth headers, `Content-Type` and `Accept` go upstream; a public
-/// route gets no auth header at all (its answer is shared between users).
-fn forwardable(exchange: &Exchange, route: &Route, name: &str) -> bool {
-    name == "content-type"
-        || name == "accept"
-        || (exchange.auth_headers.contains(&name)
-            && (!route.public || name == "x-simulated-trading"))
+    holdix_gate::route(exchange, method, route).map_err(|r| Box::new(refused(&r)))
 }
 
 /// Sends one admitted request, through the shared answer of a public route where there is
@@ -623,17 +447,10 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         )
         .await;
     };
-    let mut url = format!("{}{route}", shared.upstream(out.exchange));
-    if let Some(q) = out.query {
-        url.push('?');
-        url.push_str(q);
-    }
+    let url =
+        holdix_gate::upstream_url(&shared.config.upstreams, out.exchange, out.route, out.query);
     let Ok(uri) = url.parse::<axum::http::Uri>() else {
-        return local(
-            StatusCode::BAD_REQUEST,
-            "the request target is not a valid URL",
-        )
-        .await;
+        return Upstream::from_response(refused(&Refusal::bad_target(route))).await;
     };
     let mut request = axum::http::Request::builder()
         .method(out.route.method.clone())
@@ -666,7 +483,7 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let mut headers = HeaderMap::new();
     for (name, value) in &parts.headers {
         let n = name.as_str();
-        if n == "retry-after" || PASS_BACK_PREFIXES.iter().any(|p| n.starts_with(p)) {
+        if holdix_gate::passes_back(n) {
             headers.append(name.clone(), value.clone());
         }
     }
@@ -693,16 +510,11 @@ async fn read_body(shared: &Shared, body: Body, route: &str) -> Result<Bytes, Bo
     )
     .await
     {
-        Err(_) => Err(Box::new(refuse(
-            StatusCode::REQUEST_TIMEOUT,
-            "the request body did not arrive in time",
+        Err(_) => Err(Box::new(refused(&Refusal::body_too_slow(route)))),
+        Ok(Err(_)) => Err(Box::new(refused(&Refusal::body_too_large(
+            shared.config.max_body,
             route,
-        ))),
-        Ok(Err(_)) => Err(Box::new(refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body over {} bytes", shared.config.max_body),
-            route,
-        ))),
+        )))),
         Ok(Ok(bytes)) => Ok(bytes),
     }
 }
@@ -723,7 +535,7 @@ async fn forward(
     let headers = req
         .headers()
         .iter()
-        .filter(|(name, _)| forwardable(exchange, route, name.as_str()))
+        .filter(|(name, _)| holdix_gate::forwardable(exchange, route, name.as_str()))
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
     let body = match read_body(shared, req.into_body(), route.path).await {
@@ -740,126 +552,47 @@ async fn forward(
     dispatch(shared, out).await.into_response()
 }
 
-/// Most requests one batch may carry.
-pub const BATCH_MAX: usize = 32;
-
-/// One request inside a batch.
-#[derive(serde::Deserialize)]
-struct BatchItem {
-    #[serde(default)]
-    exchange: String,
-    #[serde(default)]
-    method: String,
-    #[serde(default)]
-    path: String,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    #[serde(default)]
-    body: String,
-}
-
-/// One answer inside a batch.
-#[derive(serde::Serialize)]
-struct BatchAnswer {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    body: String,
-}
-
-/// `POST /batch`: several exchange requests in one browser request, sent upstream
-/// concurrently, each checked exactly like a direct one. Browsers open at most six HTTP/1.1
-/// connections per origin; a refresh needs more requests than that at once.
-///
-/// Body: `[{"exchange":"okx","method":"GET","path":"/api/v5/…?…","headers":{…},"body":""}]`.
-/// Answer: `[{"status":200,"headers":{…},"body":"…"}]`, in the same order.
+/// `POST /batch` (format and checks in [`holdix_gate::batch`]): the items are sent
+/// upstream concurrently, each checked exactly like a direct request.
 async fn batch(shared: &Shared, client: IpAddr, req: Request) -> Response {
     let body = match read_body(shared, req.into_body(), "/batch").await {
         Ok(body) => body,
         Err(refused) => return *refused,
     };
-    let Ok(items) = serde_json::from_slice::<Vec<BatchItem>>(&body) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "the batch is not a JSON array of requests",
-            "/batch",
-        );
+    let items = match batch::parse(&body) {
+        Ok(items) => items,
+        Err(r) => return refused(&r),
     };
-    if items.is_empty() || items.len() > BATCH_MAX {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            &format!("a batch holds 1 to {BATCH_MAX} requests"),
-            "/batch",
-        );
-    }
-    let one = |item: BatchItem| async move {
+    let one = |item: batch::Item| async move {
         let started = Instant::now();
-        let method = Method::from_bytes(item.method.as_bytes()).unwrap_or(Method::GET);
-        let (route, query) = match item.path.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (item.path.as_str(), None),
-        };
-        let exchange = Exchange::by_prefix(&item.exchange);
+        let method = item.method();
+        let (route, query) = item.target();
+        let exchange = item.exchange();
         let mut allowed = None;
-        let answer = match exchange {
-            None => {
-                Upstream::from_response(refuse(StatusCode::NOT_FOUND, "unknown exchange", route))
-                    .await
-            }
-            Some(exchange) => match admit(shared, exchange, &method, route, client) {
+        let answer = match &exchange {
+            Err(r) => Upstream::from_response(refused(r)).await,
+            Ok(exchange) => match admit(shared, exchange, &method, route, client) {
                 Err(refused) => Upstream::from_response(*refused).await,
                 Ok(known) => {
                     allowed = Some(known);
-                    let headers = item
-                        .headers
-                        .iter()
-                        .filter_map(|(k, v)| {
-                            let name =
-                                HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()).ok()?;
-                            let value = HeaderValue::from_str(v).ok()?;
-                            forwardable(exchange, known, name.as_str()).then_some((name, value))
-                        })
-                        .collect();
                     let out = Outgoing {
                         exchange,
                         route: known,
                         query,
-                        headers,
+                        headers: item.forwarded_headers(exchange, known),
                         body: Bytes::from(item.body.clone()),
                     };
                     dispatch(shared, out).await
                 }
             },
         };
-        LogLine::new(&method, exchange, allowed).emit("batched request", answer.status, started);
-        BatchAnswer {
-            status: answer.status.as_u16(),
-            headers: answer
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect(),
-            body: String::from_utf8_lossy(&answer.body).into_owned(),
-        }
+        LogLine::new(&method, exchange.as_ref().ok().copied(), allowed).emit(
+            "batched request",
+            answer.status,
+            started,
+        );
+        batch::Answer::new(answer.status, &answer.headers, &answer.body)
     };
     let answers = futures_util::future::join_all(items.into_iter().map(one)).await;
-    serde_json::to_string(&answers)
-        .unwrap_or_default()
-        .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_origins() {
-        assert!(is_loopback_origin("http://127.0.0.1:8080"));
-        assert!(is_loopback_origin("http://localhost:3000"));
-        assert!(is_loopback_origin("http://localhost"));
-        assert!(is_loopback_origin("http://[::1]:8080"));
-        assert!(!is_loopback_origin("http://127.0.0.1.evil.com"));
-        assert!(!is_loopback_origin("http://localhost.evil.com:80"));
-        assert!(!is_loopback_origin("https://evil.com"));
-        assert!(!is_loopback_origin("null"));
-    }
+    batch::answers_json(&answers).into_response()
 }

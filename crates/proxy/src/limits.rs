@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 
-use crate::exchanges::Budget;
+use holdix_gate::Budget;
 
 /// Most clients tracked one by one.
 pub const MAX_CLIENTS: usize = 10_000;

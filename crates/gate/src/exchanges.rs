@@ -2,7 +2,7 @@
 //! authentication, the only routes forwarded, and what each route costs against the
 //! exchange's per-IP limits (the proxy's address is shared by every user of the proxy).
 
-use axum::http::Method;
+use http::Method;
 
 /// One exchange host as the proxy knows it: URL prefix, upstream, auth headers, read routes.
 pub struct Exchange {
@@ -256,6 +256,19 @@ pub const EXCHANGES: &[Exchange] = &[
     whitebit("whitebit", "https://whitebit.com", WHITEBIT_GLOBAL_ROUTES),
     whitebit("whitebit-eu", "https://whitebit.eu", WHITEBIT_ROUTES),
 ];
+
+/// Exchanges are one per prefix.
+impl PartialEq for Exchange {
+    fn eq(&self, other: &Self) -> bool {
+        self.prefix == other.prefix
+    }
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Exchange({})", self.prefix)
+    }
+}
 
 impl Exchange {
     pub fn by_prefix(prefix: &str) -> Option<&'static Exchange> {
