@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod build;
+mod edge;
 mod leftovers;
 mod loadbench;
 mod pwa;
@@ -32,7 +33,8 @@ enum Task {
         #[arg(long)]
         demo: bool,
     },
-    /// Set up what is missing and run every test layer: native, browser, end-to-end.
+    /// Set up what is missing and run every test layer: native, edge (the Worker in workerd),
+    /// browser, end-to-end.
     Test {
         /// Run only the end-to-end files whose names contain this (while working on them;
         /// the other layers are skipped).
@@ -46,6 +48,8 @@ enum Task {
         #[arg(long)]
         proxy_only: bool,
     },
+    /// Build the proxy as a Cloudflare Worker into target/edge/ (with its wrangler.toml).
+    Edge,
     /// Redraw the PNG icons in pwa/icons/ (committed; a test checks they match).
     Icons,
     /// Write DIST/sw.js for the files in DIST, and the precompressed copies (done by every
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Task::Run { listen, demo } => build::run(&listen, demo),
         Task::Test { only_e2e } => testing::test_all(only_e2e.as_deref()),
         Task::Bench { proxy_only } => bench::bench(proxy_only),
+        Task::Edge => edge::build().map(|_| ()),
         Task::Icons => pwa::write_icons(),
         Task::FinishBuild { dist } => pwa::finish_build(&dist),
         Task::ServiceWorker { dist } => {

@@ -159,10 +159,23 @@ pub fn for_browser() -> Result {
         ("chromium", "chromium"),
         ("chromedriver", "chromium-driver"),
     ])?;
+    for_test_packages()
+}
+
+/// The npm packages of the test layers (tests/e2e): Playwright, cors-anywhere, workerd.
+fn for_test_packages() -> Result {
     ensure_npm_packages(
         &root().join("tests/e2e"),
-        &["playwright-core", "cors-anywhere"],
+        &["playwright-core", "cors-anywhere", "workerd"],
     )
+}
+
+/// What the Worker's tests need: its build tools and workerd, Cloudflare's Workers runtime
+/// (npm). Returns the workerd binary.
+pub fn for_edge() -> Result<std::path::PathBuf> {
+    for_build()?;
+    for_test_packages()?;
+    Ok(root().join("tests/e2e/node_modules/.bin/workerd"))
 }
 
 /// What the proxy benchmark needs: nginx as the upstream and wrk as the load tool.

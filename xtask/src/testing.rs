@@ -1,4 +1,5 @@
-//! `cargo xtask test`: the three layers, each with its summary, then one closing line.
+//! `cargo xtask test`: the layers (native, edge, browser, end-to-end), each with its summary,
+//! then one closing line.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -96,6 +97,34 @@ fn native() -> Outcome {
     )
 }
 
+/// The Worker (crates/edge), built and run in workerd in front of the simulator.
+fn edge() -> Outcome {
+    let prepared = (|| -> Result<(PathBuf, PathBuf)> {
+        let workerd = setup::for_edge()?;
+        Ok((workerd, crate::edge::build()?))
+    })();
+    let (workerd, dir) = match prepared {
+        Ok(p) => p,
+        Err(e) => return failed_setup("edge", e),
+    };
+    run_counted(
+        "edge",
+        Command::new("cargo")
+            .args([
+                "test",
+                "-p",
+                "holdix-edge",
+                "--test",
+                "workerd",
+                "--",
+                "--ignored",
+            ])
+            .env("HOLDIX_WORKERD", workerd)
+            .env("HOLDIX_EDGE_DIR", dir)
+            .current_dir(root()),
+    )
+}
+
 fn browser() -> Outcome {
     if let Err(e) = setup::for_browser() {
         return failed_setup("browser", e);
@@ -179,6 +208,7 @@ pub fn test_all(only_e2e: Option<&str>) -> Result {
     let outcomes = match only_e2e {
         None => vec![
             checked(native()),
+            checked(edge()),
             checked(browser()),
             checked(end_to_end(None)),
         ],

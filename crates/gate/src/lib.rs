@@ -231,7 +231,7 @@ pub fn decide<'a>(policy: &Policy, head: &Head<'a>) -> Decision<'a> {
         refuse(
             StatusCode::FORBIDDEN,
             "requests without an allowed Origin are refused; for non-browser clients start \
-             holdix-proxy with --allow-no-origin",
+             holdix-proxy with --allow-no-origin (on the Worker: set ALLOW_NO_ORIGIN to true)",
         )
     } else if path == "/batch" {
         match *head.method {

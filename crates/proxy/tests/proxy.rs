@@ -7,33 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use holdix_proxy::{Config, RateLimit};
+use holdix_sim::client::*;
 use holdix_sim::okx::signature;
-use holdix_sim::{Faults, Fixture, SharedSim, Sim};
+use holdix_sim::{Faults, Fixture, SharedSim};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const KEY: &str = "d2a1f5e0-0000-4000-8000-000000000001";
-const SECRET: &str = "DEMO-SECRET-1-7f3c9a1b2e4d";
-const PASSPHRASE: &str = "Demo-Passphrase-1";
 
 struct Harness {
     proxy: SocketAddr,
     sim: SharedSim,
-}
-
-async fn start_sim() -> (SharedSim, String) {
-    let sim = Sim::new(Fixture::demo());
-    sim.set_faults(Faults {
-        rate_limits: false,
-        ..Faults::default()
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(holdix_sim::serve(
-        listener,
-        sim.clone(),
-        std::future::pending(),
-    ));
-    (sim, url)
 }
 
 async fn start(tune: impl FnOnce(&mut Config)) -> Harness {
@@ -57,69 +38,6 @@ async fn start(tune: impl FnOnce(&mut Config)) -> Harness {
         std::future::pending(),
     ));
     Harness { proxy, sim }
-}
-
-fn iso_now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// OKX auth headers for a GET of `path_and_query`, as `Name: value` lines.
-fn okx_auth(path_and_query: &str) -> String {
-    let ts = iso_now();
-    let sign = signature(SECRET, &format!("{ts}GET{path_and_query}"));
-    format!(
-        "OK-ACCESS-KEY: {KEY}\r\nOK-ACCESS-SIGN: {sign}\r\nOK-ACCESS-TIMESTAMP: {ts}\r\nOK-ACCESS-PASSPHRASE: {PASSPHRASE}\r\n"
-    )
-}
-
-/// The app's origin in these tests (allowed by the default loopback rule).
-const APP_ORIGIN: &str = "Origin: http://127.0.0.1:8080\r\n";
-/// Put in `headers` to send no Origin header at all.
-const NO_ORIGIN: &str = "X-No-Origin: 1\r\n";
-
-/// Sends one raw HTTP/1.1 request (so nothing normalizes the path on the way) and returns
-/// the status and the whole response text. It comes from the app's origin unless `headers`
-/// names another one or [`NO_ORIGIN`].
-async fn raw(addr: SocketAddr, request_line: &str, headers: &str, body: &[u8]) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let origin = if headers.contains("Origin:") {
-        ""
-    } else {
-        APP_ORIGIN
-    };
-    let head = format!(
-        "{request_line} HTTP/1.1\r\nHost: {addr}\r\n{origin}{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
-fn header_of<'a>(response: &'a str, name: &str) -> Option<&'a str> {
-    let head = response.split("\r\n\r\n").next()?;
-    head.lines().skip(1).find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        k.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn body_of(response: &str) -> serde_json::Value {
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or("");
-    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod binance;
 pub mod bybit;
+pub mod client;
 pub mod okx;
 pub mod whitebit;
 
