@@ -4,6 +4,7 @@ import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,6 +115,30 @@ export function freePort() {
 const children = new Set();
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 
+/** Runs `bin args` and resolves once `url`/healthz answers; `stop()` kills it (SIGKILL: as
+ *  abrupt as a crash, nothing may depend on a clean exit). */
+async function startService(name, bin, args, { url, cwd, env = {} }) {
+  const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // A test that fails before stopping its server must not keep the test runner alive.
+  child.unref();
+  child.stderr.unref();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${log}`);
+    try { if ((await fetch(`${url}/healthz`)).ok) break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+  return { url, stop, log: () => log };
+}
+
 /** Starts the real `holdix-proxy` binary (`HOLDIX_PROXY_BIN`) on 127.0.0.1:`port`, with OKX
  *  sent to the simulator; `staticDir` also serves the app. Resolves when /healthz answers. */
 export async function startProxy({ port, staticDir, cwd, env = {} }) {
@@ -122,27 +147,45 @@ export async function startProxy({ port, staticDir, cwd, env = {} }) {
   port ??= await freePort();
   const args = ['--listen', `127.0.0.1:${port}`, ...simUpstreams()];
   if (staticDir) args.push('--static', staticDir);
-  const child = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  // A test that fails before stopping its proxy must not keep the test runner alive.
-  child.unref();
-  child.stderr.unref();
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`holdix-proxy exited: ${log}`);
-    try { if ((await fetch(`${url}/healthz`)).ok) break; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL'); // as abrupt as a crash: nothing may depend on a clean exit
-  });
-  return { url, port, stop, log: () => log };
+  return { port, ...(await startService('holdix-proxy', bin, args, { url, cwd, env })) };
 }
+
+/** Starts the built Worker (`HOLDIX_EDGE_DIR`, from `cargo xtask edge`) in workerd
+ *  (`HOLDIX_WORKERD`) on 127.0.0.1:`port`, every exchange sent to the simulator, allowing
+ *  the app's `origin`. Resolves when /healthz answers. */
+export async function startWorker({ port, origin, env = {} }) {
+  const bin = process.env.HOLDIX_WORKERD;
+  const dir = process.env.HOLDIX_EDGE_DIR;
+  if (!bin || !dir) throw new Error('HOLDIX_WORKERD / HOLDIX_EDGE_DIR are not set: run these through `cargo xtask test`');
+  port ??= await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const upstreams = [];
+  for (let i = 0; i < simUpstreams().length; i += 2) upstreams.push(simUpstreams()[i + 1]);
+  const args = ['serve', 'workerd.capnp', '--socket-addr', `http=127.0.0.1:${port}`];
+  const vars = { HOLDIX_TEST_UPSTREAMS: upstreams.join(' '), ALLOWED_ORIGINS: origin };
+  return { port, dir, ...(await startService('workerd', bin, args, { url, cwd: dir, env: { ...vars, ...env } })) };
+}
+
+/** The built app as plain files from a plain Node static server, under a sub-folder. */
+export async function staticHost(dist, prefix) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.webmanifest': 'application/manifest+json' };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let rel = url.pathname.startsWith(prefix) ? decodeURIComponent(url.pathname.slice(prefix.length)) : null;
+    if (rel === '') rel = 'index.html';
+    const file = rel && path.join(dist, rel);
+    if (!file || !file.startsWith(dist) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}${prefix}`, close: () => new Promise((r) => server.close(r)) };
+}
+
 
 /** Every file and folder under `dir` with its size and modification time. */
 export function dirState(dir) {

@@ -7,12 +7,11 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import {
   launch, openApp, openProfile, assertNoProblems, assertNoCspViolations, createVault, unlock,
-  connect, createAndConnect, key, faults, startProxy, freePort, dirState, appFiles, PASSWORD,
+  connect, createAndConnect, key, faults, startProxy, freePort, dirState, appFiles, staticHost, PASSWORD,
 } from './lib.mjs';
 
 const DIST = process.env.HOLDIX_DIST;
@@ -284,25 +283,6 @@ test('persistent storage: requested after the vault is created; status and usage
     await server.stop();
   }
 });
-
-/** The built app as plain files from a plain Node static server, under a sub-folder. */
-async function staticHost(dist, prefix) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.webmanifest': 'application/manifest+json' };
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    let rel = url.pathname.startsWith(prefix) ? decodeURIComponent(url.pathname.slice(prefix.length)) : null;
-    if (rel === '') rel = 'index.html';
-    const file = rel && path.join(dist, rel);
-    if (!file || !file.startsWith(dist) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}${prefix}`, close: () => new Promise((r) => server.close(r)) };
-}
 
 test('zero server storage: static host + separate proxy; requests go only there; proxy keeps nothing; restart loses nothing', async () => {
   const host = await staticHost(DIST, '/holdix/');

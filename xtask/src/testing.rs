@@ -173,6 +173,8 @@ fn e2e_files(only: Option<&str>) -> Result<Vec<String>> {
 fn end_to_end(only: Option<&str>) -> Outcome {
     let prepared = (|| -> Result<(Service, Service, Vec<String>, PathBuf, PathBuf)> {
         setup::for_browser()?;
+        // For edge.test.mjs: the Worker as the app's proxy.
+        crate::edge::build()?;
         let dist = build_app()?;
         let proxy = build_proxy()?;
         let sim = start_sim(&[])?;
@@ -195,6 +197,11 @@ fn end_to_end(only: Option<&str>) -> Outcome {
             // For the tests that run their own servers (pwa.test.mjs).
             .env("HOLDIX_DIST", &dist)
             .env("HOLDIX_PROXY_BIN", &proxy)
+            .env(
+                "HOLDIX_WORKERD",
+                root().join("tests/e2e/node_modules/.bin/workerd"),
+            )
+            .env("HOLDIX_EDGE_DIR", root().join("target/edge"))
             .env("HOLDIX_XTASK", std::env::current_exe().unwrap_or_default())
             .current_dir(root().join("tests/e2e")),
     );
