@@ -7,7 +7,8 @@
 //   painted, with the simulator answering every request after LATENCY_MS; refresh_chain_ms:
 //   the longest chain of dependent requests (every exchange's server time at once, then one
 //   batch, then Bybit's second page of positions, whose cursor comes from the first) ×
-//   LATENCY_MS.
+//   LATENCY_MS. refresh_proxy_requests, refresh_upstream_requests: one refresh of those four
+//   connections, counted: browser → proxy requests, and proxy → exchange requests.
 // - cold_load_ms: navigation → unlock screen painted, nothing cached (no service worker, empty
 //   HTTP cache), served from 127.0.0.1; offline_load_ms: the same with the network off, every
 //   file from the service worker's cache. slow4g_load_ms: the cold load over Lighthouse's
@@ -36,6 +37,29 @@ for (const [k, label] of CONNECTIONS) {
   await connect(page, k, { label });
   await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();
 }
+
+// What one refresh of the four connections costs: requests from the browser to the proxy
+// (what a Worker counts against its plan) and from the proxy to the exchanges (what the
+// proxy's CPU and the exchanges' per-IP limits see). Counted, not timed.
+const simRequests = async () => (await (await fetch(`${process.env.HOLDIX_SIM_URL}/__sim/stats`)).json()).requests;
+const toProxy = [];
+const countProxy = (r) => {
+  if (/^\/(batch$|[a-z-]+\/(api|sapi|fapi|dapi|v5)\/)/.test(new URL(r.url()).pathname)) toProxy.push(r.url());
+};
+page.on('request', countProxy);
+const upstreamBefore = await simRequests();
+await page.getByTestId('refresh').click();
+let upstreamAfter = upstreamBefore;
+for (let still = 0; still < 10;) {
+  await new Promise((r) => setTimeout(r, 100));
+  const n = await simRequests();
+  still = n === upstreamAfter && n > upstreamBefore ? still + 1 : 0;
+  upstreamAfter = n;
+}
+page.off('request', countProxy);
+for (const [, label] of CONNECTIONS) await page.getByTestId(`status-${label}`).getByText('Up to date').waitFor();
+const refreshProxyRequests = toProxy.length;
+const refreshUpstreamRequests = upstreamAfter - upstreamBefore;
 
 const kdf = [];
 const unlock = [];
@@ -236,6 +260,8 @@ console.log(`unlock_over_kdf: ${(median(unlock) / median(kdf)).toFixed(2)} ratio
 console.log(`refresh_ms: ${median(refresh).toFixed(0)} ms`);
 console.log(`refresh_chain_ms: ${CHAIN * LATENCY_MS} ms`);
 console.log(`refresh_over_chain: ${(median(refresh) / (CHAIN * LATENCY_MS)).toFixed(2)} ratio`);
+console.log(`refresh_proxy_requests: ${refreshProxyRequests} requests`);
+console.log(`refresh_upstream_requests: ${refreshUpstreamRequests} requests`);
 console.log(`dashboard_render_ms: ${median(dashboard).toFixed(1)} ms`);
 console.log(`dashboard_render_assets: ${assetRows} assets`);
 console.log(`chart_render_ms: ${median(chart).toFixed(1)} ms`);

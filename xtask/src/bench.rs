@@ -59,9 +59,15 @@ pub fn bench(proxy_only: bool) -> Result {
 
 fn measure(proxy_only: bool) -> Result {
     setup::for_proxy_bench()?;
+    let workerd = setup::for_edge()?;
+    let edge = crate::edge::build()?;
+    let edge = crate::loadbench::Edge {
+        workerd: &workerd,
+        dir: &edge,
+    };
     if proxy_only {
         let proxy = build_proxy()?;
-        for line in crate::loadbench::proxy_figures(&proxy)? {
+        for line in crate::loadbench::proxy_figures(&proxy, &edge)? {
             println!("{line}");
         }
         return Ok(());
@@ -69,7 +75,7 @@ fn measure(proxy_only: bool) -> Result {
     setup::for_browser()?;
     let dist = build_app()?;
     let proxy = build_proxy()?;
-    let proxy_lines = crate::loadbench::proxy_figures(&proxy)?;
+    let proxy_lines = crate::loadbench::proxy_figures(&proxy, &edge)?;
     let backup_file =
         TempFile(std::env::temp_dir().join(format!("holdix-bench-{}.holdix", std::process::id())));
     let history_lines = history_figures(&backup_file.0)?;

@@ -10,7 +10,8 @@ use crate::setup::{self, run};
 use crate::{root, Result};
 
 /// The Workers runtime date the Worker is written against.
-pub const COMPATIBILITY_DATE: &str = "2026-11-01";
+/// (No later than the workerd the tests run it in, which wrangler pins.)
+pub const COMPATIBILITY_DATE: &str = "2026-04-01";
 
 /// The entry module: instantiates the wasm once per isolate and hands every request to it.
 const SHIM: &str = r#"// Written by `cargo xtask edge`. The Worker is Rust (crates/edge); this only loads it.
@@ -114,8 +115,8 @@ compatibility_date = "{COMPATIBILITY_DATE}"
 # The wasm and its JS glue are loaded as they are: no bundling step changes them.
 no_bundle = true
 rules = [
-  {{ type = "ESModule", globs = ["**/*.js", "**/*.mjs"] }},
-  {{ type = "CompiledWasm", globs = ["**/*.wasm"] }},
+  {{ type = "ESModule", globs = ["**/*.js", "**/*.mjs"], fallthrough = false }},
+  {{ type = "CompiledWasm", globs = ["**/*.wasm"], fallthrough = false }},
 ]
 
 [vars]

@@ -1,6 +1,7 @@
 //! The proxy benchmark: nginx returning a fixed OKX-shaped body is the upstream; wrk (32
 //! connections) measures it directly, through holdix-proxy, through nginx as a reverse proxy
-//! (the standard thin proxy, and the anchor holdix-proxy is held to) and through
+//! (the standard thin proxy, and the anchor holdix-proxy is held to), through the Worker in
+//! local workerd (the edge deployment's runtime; a figure, no target) and through
 //! cors-anywhere, side by side in one run.
 
 use std::path::{Path, PathBuf};
@@ -173,8 +174,14 @@ fn figures(name: &str, load: &Load, rss_mb: f64) -> [String; 4] {
     ]
 }
 
-/// Runs the four loads and returns the figure lines.
-pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
+/// The built Worker (`cargo xtask edge`) and the runtime to run it in.
+pub struct Edge<'a> {
+    pub workerd: &'a Path,
+    pub dir: &'a Path,
+}
+
+/// Runs the five loads and returns the figure lines.
+pub fn proxy_figures(proxy_bin: &PathBuf, edge: &Edge) -> Result<Vec<String>> {
     let dir = std::env::temp_dir().join(format!("holdix-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let result = (|| {
@@ -202,11 +209,20 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
         cors.args(["cors-anywhere-server.cjs", &port])
             .current_dir(root().join("tests/e2e"));
         let cors = quiet(cors, &cors_addr, "/")?;
+        let edge_addr = free_addr()?;
+        let mut workerd = Command::new(edge.workerd);
+        workerd
+            .args(["serve", "workerd.capnp", "--socket-addr"])
+            .arg(format!("http={edge_addr}"))
+            .env("HOLDIX_TEST_UPSTREAMS", format!("okx=http://{nginx_addr}"))
+            .env("ALLOWED_ORIGINS", "")
+            .current_dir(edge.dir);
+        let workerd = quiet(workerd, &edge_addr, "/healthz")?;
 
         let origin = [format!("Origin: {ORIGIN}")];
         let origin = [origin[0].as_str()];
         let (mut direct, mut through_proxy, mut through_cors) = (vec![], vec![], vec![]);
-        let mut through_nginx = vec![];
+        let (mut through_nginx, mut through_edge) = (vec![], vec![]);
         for _ in 0..ROUNDS {
             direct.push(wrk(&format!("http://{nginx_addr}{path}"), &[])?);
             through_proxy.push(wrk(&format!("http://{proxy_addr}/okx{path}"), &origin)?);
@@ -214,6 +230,7 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
                 &format!("http://{nginx_proxy_addr}/okx{path}"),
                 &origin,
             )?);
+            through_edge.push(wrk(&format!("http://{edge_addr}/okx{path}"), &origin)?);
             through_cors.push(wrk(
                 &format!("http://{cors_addr}/http://{nginx_addr}{path}"),
                 &origin,
@@ -222,10 +239,11 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
         let proxy_rss = peak_rss_mb(proxy.pid());
         let cors_rss = peak_rss_mb(cors.pid());
         let nginx_rss = tree_rss_mb(nginx_proxy.pid());
-        drop((proxy, cors, nginx_proxy));
+        let edge_rss = tree_rss_mb(workerd.pid());
+        drop((proxy, cors, nginx_proxy, workerd));
         let (direct, through_proxy, through_cors) =
             (median(direct), median(through_proxy), median(through_cors));
-        let through_nginx = median(through_nginx);
+        let (through_nginx, through_edge) = (median(through_nginx), median(through_edge));
 
         let mut lines = vec![format!("direct_rps: {:.0} req/s", direct.rps)];
         lines.extend(figures("proxy", &through_proxy, proxy_rss));
@@ -234,6 +252,7 @@ pub fn proxy_figures(proxy_bin: &PathBuf) -> Result<Vec<String>> {
             "proxy_over_nginx_proxy_rps: {:.2} ratio",
             through_proxy.rps / through_nginx.rps
         ));
+        lines.extend(figures("edge_proxy", &through_edge, edge_rss));
         lines.extend(figures("cors_anywhere", &through_cors, cors_rss));
         lines.push(format!(
             "proxy_over_cors_anywhere_rps: {:.1} ratio",

@@ -162,20 +162,26 @@ pub fn for_browser() -> Result {
     for_test_packages()
 }
 
-/// The npm packages of the test layers (tests/e2e): Playwright, cors-anywhere, workerd.
+/// The npm packages of the test layers (tests/e2e): Playwright, cors-anywhere, wrangler
+/// and the workerd it runs Workers in.
 fn for_test_packages() -> Result {
     ensure_npm_packages(
         &root().join("tests/e2e"),
-        &["playwright-core", "cors-anywhere", "workerd"],
+        &["playwright-core", "cors-anywhere", "wrangler", "workerd"],
     )
 }
 
-/// What the Worker's tests need: its build tools and workerd, Cloudflare's Workers runtime
-/// (npm). Returns the workerd binary.
+/// What the Worker's tests need: its build tools, workerd (Cloudflare's Workers runtime)
+/// and wrangler (npm). Returns the workerd binary.
 pub fn for_edge() -> Result<std::path::PathBuf> {
     for_build()?;
     for_test_packages()?;
     Ok(root().join("tests/e2e/node_modules/.bin/workerd"))
+}
+
+/// wrangler, Cloudflare's deploy tool (installed by [`for_edge`]).
+pub fn wrangler() -> std::path::PathBuf {
+    root().join("tests/e2e/node_modules/.bin/wrangler")
 }
 
 /// What the proxy benchmark needs: nginx as the upstream and wrk as the load tool.

@@ -120,6 +120,7 @@ fn edge() -> Outcome {
                 "--ignored",
             ])
             .env("HOLDIX_WORKERD", workerd)
+            .env("HOLDIX_WRANGLER", setup::wrangler())
             .env("HOLDIX_EDGE_DIR", dir)
             .current_dir(root()),
     )

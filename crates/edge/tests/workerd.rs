@@ -383,3 +383,37 @@ async fn preflights_and_health() {
     assert!(resp.ends_with("ok"), "{resp}");
     assert_eq!(e.sim.stats().requests, 0);
 }
+
+/// The wrangler.toml `cargo xtask edge` writes is ready to deploy: wrangler accepts it
+/// offline (`deploy --dry-run`), bundles exactly the built modules, and names the
+/// allowed-origins variable and the rate-limiting binding.
+#[tokio::test]
+#[ignore = "needs wrangler and the built Worker: `cargo xtask test` runs it"]
+async fn wrangler_accepts_the_deployment_config() {
+    let wrangler = std::env::var("HOLDIX_WRANGLER").expect("HOLDIX_WRANGLER: the wrangler CLI");
+    let dir = std::path::PathBuf::from(std::env::var("HOLDIX_EDGE_DIR").expect("HOLDIX_EDGE_DIR"));
+    let out = std::env::temp_dir().join(format!("holdix-wrangler-{}", std::process::id()));
+    let run = tokio::process::Command::new(wrangler)
+        .args(["deploy", "--dry-run", "--outdir"])
+        .arg(&out)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("NO_COLOR", "1")
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("wrangler runs");
+    let text =
+        String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    let uploaded = |name: &str| std::fs::read(out.join(name)).ok();
+    let built = |name: &str| std::fs::read(dir.join("build").join(name)).ok();
+    let same = ["shim.mjs", "holdix_edge.js", "holdix_edge_bg.wasm"]
+        .iter()
+        .all(|f| uploaded(f).is_some() && uploaded(f) == built(f));
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(run.status.success(), "{text}");
+    assert!(same, "the upload is the build: {text}");
+    assert!(text.contains("env.RATE_LIMITER"), "{text}");
+    assert!(text.contains("env.ALLOWED_ORIGINS"), "{text}");
+    assert!(!text.contains("WARNING"), "{text}");
+}

@@ -65,9 +65,9 @@ pub async fn raw(
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out).await;
+    // A server may refuse before reading the whole body: the answer still counts.
+    let _ = stream.write_all(body).await;
+    let out = read_answer(&mut stream).await;
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text
         .split_whitespace()
@@ -75,6 +75,44 @@ pub async fn raw(
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// One HTTP/1.1 answer: the head, then the body by its `Content-Length`, to the last chunk,
+/// or to the close (some servers keep a connection open a while after `Connection: close`).
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let complete = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|end| {
+                let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+                let body = &out[end + 4..];
+                let length = head.lines().find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                });
+                let status = head.split_whitespace().nth(1).unwrap_or("");
+                match length {
+                    // No body, by definition.
+                    _ if status == "204" || status == "304" => true,
+                    Some(n) => body.len() >= n,
+                    None if head.contains("transfer-encoding: chunked") => {
+                        body.ends_with(b"0\r\n\r\n")
+                    }
+                    None => false,
+                }
+            })
+            .unwrap_or(false);
+        if complete {
+            return out;
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
 }
 
 pub fn header_of<'a>(response: &'a str, name: &str) -> Option<&'a str> {

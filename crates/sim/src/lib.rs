@@ -413,6 +413,39 @@ const EXCHANGES: &[(&str, Answer)] = &[
     ("whitebit-eu", whitebit::handle),
 ];
 
+/// The simulator's answer to one exchange request, without a socket, faults or statistics:
+/// status and body, as the exchange at `site` (`okx`, `binance`, `bybit-eu`, …) documents
+/// them. For tests that need many documented answers fast (the parsers' property tests).
+pub fn answer(
+    sim: &Sim,
+    site: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Option<(u16, String)> {
+    let (site, answer) = EXCHANGES.iter().find(|(s, _)| *s == site)?;
+    let method = Method::from_bytes(method.as_bytes()).ok()?;
+    let uri: Uri = path_and_query.parse().ok()?;
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(
+            axum::http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok()?,
+            axum::http::HeaderValue::from_str(value).ok()?,
+        );
+    }
+    let request = Request {
+        method: &method,
+        uri: &uri,
+        headers: &map,
+        body,
+        peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+        site,
+    };
+    let (status, json, _) = answer(sim, &request);
+    Some((status.as_u16(), json.to_string()))
+}
+
 /// Faults and statistics shared by every exchange, then that exchange's own answer. `uri`
 /// is the path under the exchange's prefix, as the real exchange would see it.
 async fn exchange(
