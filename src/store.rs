@@ -40,6 +40,13 @@ pub enum StoreError {
     AlreadyExists,
     #[error("Saving to browser storage failed ({0}); nothing was changed.")]
     WriteFailed(String),
+    /// The browser refused the write for lack of space (`QuotaExceededError`).
+    #[error(
+        "The browser's storage for Holdix is full, so this was not saved; nothing stored was \
+         changed. Free space (the browser's site data settings; Settings → Storage shows what \
+         Holdix uses), then try again."
+    )]
+    Full,
     #[error("Reading browser storage failed ({0}).")]
     ReadFailed(String),
     /// The stored vault is no longer the one this session opened (a password change or an
@@ -56,6 +63,15 @@ pub enum StoreError {
 
 fn describe(e: impl std::fmt::Display) -> String {
     e.to_string()
+}
+
+/// A failed write, told apart: out of space, or anything else.
+fn write_failed(text: String) -> StoreError {
+    if text.contains("QuotaExceeded") {
+        StoreError::Full
+    } else {
+        StoreError::WriteFailed(text)
+    }
 }
 
 /// One atomic write: an optional new vault meta, records to put and records to delete.
@@ -140,6 +156,8 @@ impl Batch {
 pub struct Store {
     db: Rc<Connection>,
     name: String,
+    /// Test hook: how many of the next writes abort before committing.
+    failing_writes: Rc<std::cell::Cell<u32>>,
 }
 
 /// The database connection, closed when the last [`Store`] clone is dropped (its
@@ -205,6 +223,7 @@ impl Store {
         });
         Ok(Self {
             db: Rc::new(Connection(db)),
+            failing_writes: Rc::default(),
             name: name.to_string(),
         })
     }
@@ -275,7 +294,7 @@ impl Store {
 
     /// Writes a batch in one transaction over both stores.
     pub async fn write(&self, batch: Batch) -> Result<(), StoreError> {
-        let fail = |e| StoreError::WriteFailed(describe(e));
+        let fail = |e| write_failed(describe(e));
         let tx = self
             .db
             .transaction(&[META, RECORDS], TransactionMode::ReadWrite)
@@ -288,6 +307,11 @@ impl Store {
             clear,
             abort_before_commit,
         } = batch;
+        let forced = self.failing_writes.get();
+        if forced > 0 {
+            self.failing_writes.set(forced - 1);
+        }
+        let abort_before_commit = abort_before_commit || forced > 0;
         let mut puts = puts;
         let result = async {
             if let Some(guard) = guard {
@@ -366,14 +390,27 @@ impl Store {
             let _ = tx.abort().map_err(fail)?.await;
             return Err(StoreError::WriteFailed("the write was interrupted".into()));
         }
+        // Kept to read why, if the browser aborts the commit.
+        let raw: web_sys::IdbTransaction = tx.into();
+        let tx = idb::Transaction::from(raw.clone());
         let outcome = tx.commit().map_err(fail)?.await.map_err(fail)?;
         if outcome.is_committed() {
             Ok(())
         } else {
-            Err(StoreError::WriteFailed(
-                "the browser aborted the write".into(),
-            ))
+            // The transaction's own error says why (out of space, typically).
+            let why = raw
+                .error()
+                .map(|e| format!("{}: {}", e.name(), e.message()))
+                .unwrap_or_else(|| "the browser aborted the write".into());
+            Err(write_failed(why))
         }
+    }
+
+    /// Test hook: the next `n` writes through this store (or any clone of it) issue their
+    /// requests, then abort instead of committing, as when the tab is closed mid-write.
+    #[doc(hidden)]
+    pub fn fail_next_writes(&self, n: u32) {
+        self.failing_writes.set(n);
     }
 
     /// Deletes the whole database: every trace of the vault in this browser.

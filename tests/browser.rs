@@ -621,3 +621,109 @@ async fn restoring_a_backup_is_all_or_nothing() {
         "an existing vault is never overwritten"
     );
 }
+
+/// Every kind of write the app makes (a refresh's snapshot and history, settings, a new
+/// connection, a removed one), failing in the browser: a clear error, IndexedDB exactly as
+/// it was (meta and every record's bytes), the session still usable (the same write then
+/// succeeds), and the vault unlocks to the data before the failure.
+#[wasm_bindgen_test]
+async fn every_failed_write_leaves_the_vault_as_it_was() {
+    use holdix_core::history::{self, Point};
+    use holdix_core::records::Snapshot;
+    const PASSWORD: &str = "storage faults password 1";
+    let store = fresh("t-write-faults").await;
+    let mut session = Session::create(store.clone(), PASSWORD, FAST)
+        .await
+        .unwrap();
+    session = session.save_connection(&okx_connection()).await.unwrap();
+    let now = 1_795_824_000_000u64;
+    let point = |at_ms: u64| Point {
+        at_ms,
+        total: 5.into(),
+        connections: vec![("c1".into(), 5.into())],
+        assets: vec![("BTC".into(), 1.into(), 5.into())],
+    };
+    let portfolio_at = |as_of_ms| Snapshot {
+        as_of_ms,
+        ..Snapshot::default()
+    };
+    let first = history::changes(&Vec::new(), &[point(now)], now, now);
+    session
+        .save_snapshot(&portfolio_at(now), first)
+        .await
+        .unwrap();
+
+    let mut kinds = 0;
+    for kind in [
+        "snapshot",
+        "settings",
+        "new connection",
+        "removed connection",
+    ] {
+        let before = snapshot(&store).await;
+        let attempt = |session: Session| async move {
+            match kind {
+                "snapshot" => {
+                    let (points, layout) = session.history().await.unwrap();
+                    let mut points = points;
+                    history::add(&mut points, point(now + 60_000));
+                    let changes = history::changes(&layout, &points, now + 60_000, now + 60_000);
+                    session
+                        .save_snapshot(&portfolio_at(now + 60_000), changes)
+                        .await
+                        .map(|()| session)
+                }
+                "settings" => {
+                    let mut settings = session.settings.clone();
+                    settings.auto_lock_minutes += 1;
+                    session.save_settings(settings).await
+                }
+                "new connection" => {
+                    let other = Connection {
+                        id: "c2".into(),
+                        label: "Second".into(),
+                        ..okx_connection()
+                    };
+                    session.save_connection(&other).await
+                }
+                _ => session.delete_connection("c1").await,
+            }
+        };
+        store.fail_next_writes(1);
+        let Err(err) = attempt(session.clone()).await else {
+            panic!("{kind}: the failing write reported success");
+        };
+        assert!(
+            matches!(err, SessionError::Store(StoreError::WriteFailed(_))),
+            "{kind}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("nothing was changed"),
+            "{kind}: {err}"
+        );
+        assert_eq!(snapshot(&store).await, before, "{kind}: storage changed");
+        // The vault still opens to what was there.
+        let reopened = Session::unlock(store.clone(), PASSWORD).await.unwrap();
+        assert_eq!(
+            unstamped(reopened.connections().await.unwrap()),
+            unstamped(session.connections().await.unwrap()),
+            "{kind}"
+        );
+        // Still usable: the same write now lands.
+        session = match attempt(session.clone()).await {
+            Ok(next) => next,
+            Err(e) => panic!("{kind}: the retry failed: {e}"),
+        };
+        assert_ne!(snapshot(&store).await, before, "{kind}: the retry landed");
+        kinds += 1;
+    }
+    assert_eq!(kinds, 4);
+    let last = Session::unlock(store.clone(), PASSWORD).await.unwrap();
+    assert!(last
+        .connections()
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.id != "c1"));
+    assert_eq!(last.history().await.unwrap().0.len(), 2);
+}

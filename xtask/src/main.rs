@@ -48,6 +48,12 @@ enum Task {
         #[arg(long)]
         proxy_only: bool,
     },
+    /// Long runs of the property tests (parsers, decoders, signing, the proxy's rules).
+    Fuzz {
+        /// Generated cases per property.
+        #[arg(long, default_value_t = 100_000)]
+        cases: u64,
+    },
     /// Build the proxy as a Cloudflare Worker into target/edge/ (with its wrangler.toml).
     Edge,
     /// Redraw the PNG icons in pwa/icons/ (committed; a test checks they match).
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
         Task::Test { only_e2e } => testing::test_all(only_e2e.as_deref()),
         Task::Bench { proxy_only } => bench::bench(proxy_only),
         Task::Edge => edge::build().map(|_| ()),
+        Task::Fuzz { cases } => testing::fuzz(cases),
         Task::Icons => pwa::write_icons(),
         Task::FinishBuild { dist } => pwa::finish_build(&dist),
         Task::ServiceWorker { dist } => {

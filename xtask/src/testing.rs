@@ -15,7 +15,17 @@ struct Outcome {
     name: &'static str,
     passed: u64,
     failed: u64,
+    /// Property tests (`prop_…`) that passed, each over [`cases`] generated cases.
+    properties: Vec<String>,
     error: Option<String>,
+}
+
+/// Generated cases per property test: `HOLDIX_PROPTEST_CASES`, else the tests' default.
+pub fn cases() -> u64 {
+    std::env::var("HOLDIX_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
 }
 
 /// The layer fails too if it left a process running (see [`crate::leftovers`]).
@@ -36,6 +46,7 @@ fn run_counted(name: &'static str, cmd: &mut Command) -> Outcome {
         name,
         passed: 0,
         failed: 0,
+        properties: Vec::new(),
         error: None,
     };
     println!("\n== {name} tests ==");
@@ -49,6 +60,17 @@ fn run_counted(name: &'static str, cmd: &mut Command) -> Outcome {
     let stdout = child.stdout.take().expect("piped");
     for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
         println!("{line}");
+        if let Some(test) = line
+            .strip_prefix("test ")
+            .and_then(|l| l.strip_suffix(" ... ok"))
+            .filter(|t| {
+                t.rsplit("::")
+                    .next()
+                    .is_some_and(|n| n.starts_with("prop_"))
+            })
+        {
+            outcome.properties.push(test.to_string());
+        }
         if let Some(rest) = line.strip_prefix("test result: ") {
             outcome.passed += count_before(rest, " passed");
             outcome.failed += count_before(rest, " failed");
@@ -84,6 +106,7 @@ fn failed_setup(name: &'static str, error: String) -> Outcome {
         name,
         passed: 0,
         failed: 0,
+        properties: Vec::new(),
         error: Some(format!("setup failed: {error}")),
     }
 }
@@ -238,6 +261,20 @@ pub fn test_all(only_e2e: Option<&str>) -> Result {
             }
         }
     }
+    let properties: Vec<&String> = outcomes.iter().flat_map(|o| &o.properties).collect();
+    if !properties.is_empty() {
+        println!(
+            "properties: {} passed, {} generated cases each ({} in all): {}",
+            properties.len(),
+            cases(),
+            properties.len() as u64 * cases(),
+            properties
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!("{passed} passed, {failed} failed");
     if broken || failed > 0 {
         Err("some tests failed".into())
@@ -245,5 +282,40 @@ pub fn test_all(only_e2e: Option<&str>) -> Result {
         Err("no test ran".into())
     } else {
         Ok(())
+    }
+}
+
+/// `cargo xtask fuzz`: the property tests only, with many more generated cases (long runs;
+/// `cargo xtask test` runs them with 1,000 each).
+pub fn fuzz(cases: u64) -> Result {
+    let outcome = run_counted(
+        "property",
+        Command::new("cargo")
+            .args(["test", "--profile", "fuzz"])
+            .args([
+                "-p",
+                "holdix-core",
+                "--test",
+                "parsers",
+                "--test",
+                "decoders",
+                "--test",
+                "signing",
+            ])
+            .args(["-p", "holdix-gate", "--test", "properties"])
+            .args(["-p", "holdix-proxy", "--test", "properties"])
+            .env("HOLDIX_PROPTEST_CASES", cases.to_string())
+            .current_dir(root()),
+    );
+    println!(
+        "\n== fuzz ==\nproperties: {} passed, {cases} generated cases each ({} in all); {} failed",
+        outcome.properties.len(),
+        outcome.properties.len() as u64 * cases,
+        outcome.failed
+    );
+    match outcome.error {
+        Some(e) => Err(e),
+        None if outcome.failed > 0 => Err("a property failed".into()),
+        None => Ok(()),
     }
 }

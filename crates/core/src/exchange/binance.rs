@@ -186,14 +186,13 @@ fn json(resp: &HttpResponse) -> Result<Value, ExchangeError> {
         if let (Some(code), Some(msg)) = (o.get("code").and_then(Value::as_i64), o.get("msg")) {
             if code != 0 && code != 200 {
                 return Err(error(resp.status, code, msg.as_str().unwrap_or(""))
-                    .with_retry_after(resp.retry_after_s.map(|s| s * 1000)));
+                    .with_retry_after(resp.retry_after_s.map(|s| s.saturating_mul(1000))));
             }
         }
     }
     if resp.status == 418 || resp.status == 429 {
-        return Err(
-            error(resp.status, -1003, "").with_retry_after(resp.retry_after_s.map(|s| s * 1000))
-        );
+        return Err(error(resp.status, -1003, "")
+            .with_retry_after(resp.retry_after_s.map(|s| s.saturating_mul(1000))));
     }
     if resp.status == 451 {
         return Err(error(451, 0, ""));

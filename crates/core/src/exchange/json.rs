@@ -9,10 +9,60 @@ use serde_json::Value;
 use super::{ErrorKind, ExchangeError, HttpResponse};
 
 /// An exact decimal from an exchange's text: plain (`0.1`) or exponent notation (`1E-8`).
+/// A value a `Decimal` cannot hold exactly (more than 28 digits after the point, or too
+/// large) is `None`, never rounded: a property test found that `"1000…0.000001"` (30
+/// digits) used to read as `1000…0.00000`.
 pub fn number(text: &str) -> Option<Decimal> {
-    text.parse::<Decimal>()
-        .or_else(|_| Decimal::from_scientific(text))
-        .ok()
+    match text.find(['e', 'E']) {
+        None => Decimal::from_str_exact(text).ok(),
+        Some(at) => plain(&text[..at], text[at + 1..].parse::<i32>().ok()?)
+            .and_then(|p| Decimal::from_str_exact(&p).ok()),
+    }
+}
+
+/// `mantissa × 10^exp` written out without an exponent, trailing fraction zeros dropped;
+/// `None` far outside what a `Decimal` holds.
+fn plain(mantissa: &str, exp: i32) -> Option<String> {
+    let (sign, digits) = match mantissa.as_bytes().first()? {
+        b'-' => ("-", &mantissa[1..]),
+        b'+' => ("", &mantissa[1..]),
+        _ => ("", mantissa),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all = format!("{int}{frac}");
+    if all.is_empty() || !all.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if all.bytes().all(|b| b == b'0') {
+        return Some("0".into());
+    }
+    if exp.unsigned_abs() > 64 {
+        return None;
+    }
+    // Where the point goes, counted in `all`'s digits.
+    let point = int.len() as i64 + i64::from(exp);
+    let (int, frac) = if point <= 0 {
+        (
+            "0".to_string(),
+            format!("{}{all}", "0".repeat(point.unsigned_abs() as usize)),
+        )
+    } else if point as usize >= all.len() {
+        (
+            format!("{all}{}", "0".repeat(point as usize - all.len())),
+            String::new(),
+        )
+    } else {
+        (
+            all[..point as usize].to_string(),
+            all[point as usize..].to_string(),
+        )
+    };
+    let frac = frac.trim_end_matches('0');
+    Some(if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    })
 }
 
 /// A reader whose errors name its exchange.

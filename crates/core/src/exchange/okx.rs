@@ -516,7 +516,8 @@ pub fn error(err: OkxError) -> ExchangeError {
 
 /// [`parse`], with the answer's `Retry-After` kept on a rate limit.
 fn rows(resp: &HttpResponse) -> Result<Vec<Row>, ExchangeError> {
-    parse(resp).map_err(|e| error(e).with_retry_after(resp.retry_after_s.map(|s| s * 1000)))
+    parse(resp)
+        .map_err(|e| error(e).with_retry_after(resp.retry_after_s.map(|s| s.saturating_mul(1000))))
 }
 
 /// USD prices from spot tickers: `BASE-USDT`, else `BASE-USDC`.

@@ -206,7 +206,7 @@ fn read(resp: &HttpResponse) -> Result<Value, Refusal> {
                 ErrorKind::RateLimit,
                 "WhiteBIT is rate limiting the proxy's address. Holdix waited and retried; wait a minute, then refresh.",
             )
-            .with_retry_after(resp.retry_after_s.map(|s| s * 1000)),
+            .with_retry_after(resp.retry_after_s.map(|s| s.saturating_mul(1000))),
         ));
     }
     let failed = value
@@ -499,7 +499,7 @@ impl Exchange for Whitebit {
         v.get("time")
             .and_then(Value::as_i64)
             .filter(|t| *t > 0 && resp.status == 200)
-            .map(|t| t * 1000 + 500)
+            .and_then(|t| t.checked_mul(1000)?.checked_add(500))
             .ok_or_else(|| J.http_failure(resp, Some(v)))
     }
 
