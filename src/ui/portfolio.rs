@@ -250,11 +250,14 @@ async fn refresh_now(ctx: Ctx) {
             .save_snapshot(&next, changes.unwrap_or_default())
             .await
         {
-            Ok(()) if layout.is_some() => {
-                p.history.set(points);
-                p.layout.set_value(layout);
+            Ok(()) => {
+                // Saved: an earlier failure to save (a full disk) is over.
+                p.problem.set(None);
+                if layout.is_some() {
+                    p.history.set(points);
+                    p.layout.set_value(layout);
+                }
             }
-            Ok(()) => {}
             Err(e) => p.problem.set(Some(ctx.report(e))),
         }
         p.snapshot.set(Some(next));
