@@ -54,6 +54,29 @@ pub fn bench_mount_history() -> usize {
     ui::bench_mount_history()
 }
 
+/// Benchmark hook (the soak): auto-refresh every `every_ms` milliseconds instead of the
+/// setting (0: off).
+#[wasm_bindgen]
+pub fn bench_auto_refresh(every_ms: f64) {
+    ui::portfolio::bench_auto_refresh(every_ms);
+}
+
+/// Benchmark hook (the soak): `[refreshes started, refreshes saved with a history point]`.
+#[wasm_bindgen]
+pub fn bench_refresh_counts() -> Vec<u32> {
+    let (started, saved) = ui::portfolio::bench_counts();
+    vec![started, saved]
+}
+
+/// Benchmark hook (the soak): history points stored in the open vault, read back from
+/// IndexedDB; -1 while locked.
+#[wasm_bindgen]
+pub async fn bench_history_points() -> f64 {
+    ui::portfolio::bench_history_points()
+        .await
+        .map_or(-1.0, |n| n as f64)
+}
+
 /// Test hook (end-to-end tests): vault keys alive in this page. Locking must bring it to 0
 /// at once, whatever work was in flight.
 #[wasm_bindgen]

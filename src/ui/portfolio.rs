@@ -139,14 +139,45 @@ pub async fn reload(ctx: Ctx) {
     reload_connections(ctx).await;
 }
 
+thread_local! {
+    /// Benchmark hook (the soak in `cargo xtask bench`): auto-refresh every this many ms
+    /// instead of the setting's minutes (0: off).
+    static BENCH_EVERY_MS: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+    /// Benchmark counters: refreshes started, and refreshes whose snapshot and history point
+    /// were saved.
+    static BENCH_COUNTS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((0, 0)) };
+    /// The app's context, for the benchmark hooks that read the open vault.
+    static BENCH_CTX: std::cell::Cell<Option<Ctx>> = const { std::cell::Cell::new(None) };
+}
+
+/// See [`crate::bench_auto_refresh`].
+pub fn bench_auto_refresh(every_ms: f64) {
+    BENCH_EVERY_MS.set(Some(every_ms.max(0.0)));
+}
+
+/// See [`crate::bench_refresh_counts`].
+pub fn bench_counts() -> (u32, u32) {
+    BENCH_COUNTS.get()
+}
+
+/// The number of history points stored in the open vault (read from IndexedDB).
+pub async fn bench_history_points() -> Option<usize> {
+    let session = BENCH_CTX.get()?.session()?;
+    session.history().await.ok().map(|(points, _)| points.len())
+}
+
 /// While unlocked: refreshes every `Settings.refresh_minutes` (off at 0), counted from the
 /// last refresh started; never while the tab is hidden, offline, already refreshing, or with
 /// nothing connected.
 async fn auto_refresh(ctx: Ctx) {
     let p = ctx.portfolio;
+    BENCH_CTX.set(Some(ctx));
     while ctx.session().is_some() {
-        sleep_ms(1_000).await;
-        let every_ms = f64::from(ctx.settings.with_untracked(|s| s.refresh_minutes)) * 60_000.0;
+        let bench = BENCH_EVERY_MS.get();
+        sleep_ms(if bench.is_some() { 20 } else { 1_000 }).await;
+        let every_ms = bench.unwrap_or_else(|| {
+            f64::from(ctx.settings.with_untracked(|s| s.refresh_minutes)) * 60_000.0
+        });
         let due = p.last_attempt_ms.get_value() + every_ms <= js_sys::Date::now();
         let visible = !web_sys::window()
             .and_then(|w| w.document())
@@ -210,6 +241,7 @@ async fn refresh_now(ctx: Ctx) {
     }
     p.refreshing.set(true);
     p.last_attempt_ms.set_value(js_sys::Date::now());
+    BENCH_COUNTS.set((BENCH_COUNTS.get().0 + 1, BENCH_COUNTS.get().1));
     p.statuses.set(statuses_of(
         connections
             .iter()
@@ -254,6 +286,7 @@ async fn refresh_now(ctx: Ctx) {
                 // Saved: an earlier failure to save (a full disk) is over.
                 p.problem.set(None);
                 if layout.is_some() {
+                    BENCH_COUNTS.set((BENCH_COUNTS.get().0, BENCH_COUNTS.get().1 + 1));
                     p.history.set(points);
                     p.layout.set_value(layout);
                 }

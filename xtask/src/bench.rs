@@ -47,9 +47,16 @@ fn bundle_sizes(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
     ])
 }
 
-pub fn bench(proxy_only: bool) -> Result {
+pub fn bench(proxy_only: bool, soak_only: bool) -> Result {
     crate::leftovers::adopt_orphans();
-    let measured = measure(proxy_only);
+    let measured = if soak_only {
+        setup::for_browser()
+            .and_then(|()| Ok((build_app()?, build_proxy()?)))
+            .and_then(|(dist, proxy)| soak(&proxy, &dist))
+            .map(|text| print!("{text}"))
+    } else {
+        measure(proxy_only)
+    };
     let left = crate::leftovers::check("the benchmark");
     match (measured, left) {
         (Err(failed), Err(left)) => Err(format!("{failed}\n{left}")),
@@ -112,7 +119,33 @@ fn measure(proxy_only: bool) -> Result {
     for line in proxy_lines {
         println!("{line}");
     }
+    print!("{}", soak(&proxy, &dist)?);
     Ok(())
+}
+
+/// The soak (`tests/e2e/soak.mjs`): its own simulator (random failures switched on by the
+/// script) and proxy (a 1 s upstream timeout, so the simulator's hangs end quickly).
+fn soak(proxy: &Path, dist: &Path) -> Result<String> {
+    let sim = start_sim(&["--no-rate-limits"])?;
+    let upstreams = sim_upstreams(&sim)?;
+    let mut extra: Vec<&str> = upstreams.iter().map(String::as_str).collect();
+    extra.extend(["--timeout-secs", "1"]);
+    let server = start_app(proxy, dist, &free_addr()?, &extra)?;
+    let out = Command::new("node")
+        .arg("soak.mjs")
+        .env("HOLDIX_BASE_URL", &server.url)
+        .env("HOLDIX_SIM_URL", &sim.url)
+        .current_dir(root().join("tests/e2e"))
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "the soak failed:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(text)
 }
 
 /// A temporary file, deleted when the benchmark ends, however it ends.

@@ -47,6 +47,9 @@ enum Task {
         /// Only the proxy figures (while working on the proxy).
         #[arg(long)]
         proxy_only: bool,
+        /// Only the soak (while working on it).
+        #[arg(long)]
+        soak_only: bool,
     },
     /// Long runs of the property tests (parsers, decoders, signing, the proxy's rules).
     Fuzz {
@@ -72,7 +75,10 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Run { listen, demo } => build::run(&listen, demo),
         Task::Test { only_e2e } => testing::test_all(only_e2e.as_deref()),
-        Task::Bench { proxy_only } => bench::bench(proxy_only),
+        Task::Bench {
+            proxy_only,
+            soak_only,
+        } => bench::bench(proxy_only, soak_only),
         Task::Edge => edge::build().map(|_| ()),
         Task::Fuzz { cases } => testing::fuzz(cases),
         Task::Icons => pwa::write_icons(),

@@ -86,6 +86,22 @@ pub struct Faults {
     /// simulator derives from them) is this many percent above the fixture's (negative:
     /// below). Exchanges' own USD values in the fixture stay. For history tests.
     pub price_move_percent: i64,
+    /// Of every 100 exchange requests, about this many get a random failure: an HTTP 503
+    /// error page, no answer for [`Faults::chaos_hang_ms`] (a timeout), the 429 rate-limit
+    /// page with `Retry-After: 1`, or truncated JSON. For the soak in `cargo xtask bench`.
+    pub chaos_percent: u8,
+    /// How long a "timeout" failure keeps the request waiting (longer than the proxy's
+    /// upstream timeout), in milliseconds.
+    pub chaos_hang_ms: u64,
+}
+
+/// One of [`Faults::chaos_percent`]'s failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chaos {
+    ServerError,
+    Hang,
+    RateLimited,
+    Malformed,
 }
 
 impl Default for Faults {
@@ -99,6 +115,8 @@ impl Default for Faults {
             rate_limits: true,
             retry_after_secs: None,
             price_move_percent: 0,
+            chaos_percent: 0,
+            chaos_hang_ms: 2_000,
         }
     }
 }
@@ -150,6 +168,7 @@ pub struct Sim {
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     weights: Mutex<HashMap<String, VecDeque<(Instant, usize)>>>,
     whitebit: Mutex<WhitebitKeys>,
+    dice: std::sync::atomic::AtomicU64,
 }
 
 /// What WhiteBIT remembers of its keys: the ones it disabled, the last increasing nonce,
@@ -172,6 +191,29 @@ impl Sim {
             windows: Mutex::default(),
             weights: Mutex::default(),
             whitebit: Mutex::default(),
+            dice: std::sync::atomic::AtomicU64::new(0x9e37_79b9_7f4a_7c15),
+        })
+    }
+
+    /// The failure for this request, if [`Faults::chaos_percent`] picks one (a fixed
+    /// xorshift sequence: a run can be repeated).
+    fn chaos(&self, percent: u8) -> Option<Chaos> {
+        if percent == 0 {
+            return None;
+        }
+        let mut x = self.dice.load(std::sync::atomic::Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.dice.store(x, std::sync::atomic::Ordering::Relaxed);
+        if x % 100 >= u64::from(percent) {
+            return None;
+        }
+        Some(match (x / 100) % 4 {
+            0 => Chaos::ServerError,
+            1 => Chaos::Hang,
+            2 => Chaos::RateLimited,
+            _ => Chaos::Malformed,
         })
     }
 
@@ -458,9 +500,19 @@ async fn exchange(
     body: Bytes,
 ) -> Response {
     sim.record(&method, &uri, &headers, &body);
-    let faults = sim.faults();
+    let mut faults = sim.faults();
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    match sim.chaos(faults.chaos_percent) {
+        Some(Chaos::ServerError) => faults.status = Some(503),
+        Some(Chaos::Hang) => tokio::time::sleep(Duration::from_millis(faults.chaos_hang_ms)).await,
+        Some(Chaos::RateLimited) => {
+            faults.status = Some(429);
+            faults.retry_after_secs = Some(1);
+        }
+        Some(Chaos::Malformed) => faults.malformed_json = true,
+        None => {}
     }
     if let Some(status) = faults.status {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
