@@ -577,3 +577,27 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// About the asked share of requests fails, with every kind of failure; none at 0 %.
+    #[test]
+    fn chaos_fails_the_asked_share_with_every_kind() {
+        let sim = Sim::new(Fixture::demo());
+        let draws: Vec<Option<Chaos>> = (0..10_000).map(|_| sim.chaos(10)).collect();
+        let failed = draws.iter().filter(|d| d.is_some()).count();
+        assert!((800..1200).contains(&failed), "{failed} of 10,000");
+        for kind in [
+            Chaos::ServerError,
+            Chaos::Hang,
+            Chaos::RateLimited,
+            Chaos::Malformed,
+        ] {
+            let n = draws.iter().filter(|d| **d == Some(kind)).count();
+            assert!(n > 150, "{kind:?}: {n}");
+        }
+        assert!((0..1000).all(|_| sim.chaos(0).is_none()));
+    }
+}
