@@ -117,10 +117,18 @@ mod tests {
             .unwrap();
         assert!(status.success());
         let me = std::process::id();
-        let left: Vec<_> = descendants(me)
-            .into_iter()
-            .filter(|(_, _, cmd)| ours(cmd))
-            .collect();
+        // Until the forked child has exec'd `sleep`, it still reads as the shell: wait for it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let left = loop {
+            let left: Vec<_> = descendants(me)
+                .into_iter()
+                .filter(|(_, _, cmd)| ours(cmd))
+                .collect();
+            if !left.is_empty() || Instant::now() > deadline {
+                break left;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert_eq!(left.len(), 1, "the orphaned sleep is under this process");
         assert_eq!(left[0].1, me, "re-parented to this process, not to init");
         stop(&left);

@@ -115,7 +115,7 @@ fn native() -> Outcome {
     run_counted(
         "native",
         Command::new("cargo")
-            .args(["test", "--workspace"])
+            .args(["test", "--workspace", "--no-fail-fast"])
             .current_dir(root()),
     )
 }
