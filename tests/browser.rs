@@ -46,6 +46,19 @@ extern "C" {
     async fn dump_storage() -> JsValue;
 }
 
+#[wasm_bindgen(inline_js = r#"
+export function storage_full(full) {
+  globalThis.realPut ??= IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = full
+    ? function put() { throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); }
+    : globalThis.realPut;
+}
+"#)]
+extern "C" {
+    /// Makes every IndexedDB put fail as a full disk makes it fail (or stop failing).
+    fn storage_full(full: bool);
+}
+
 /// A store under a test-specific name, emptied first.
 async fn fresh(name: &str) -> Store {
     Store::open_named(name)
@@ -623,9 +636,11 @@ async fn restoring_a_backup_is_all_or_nothing() {
 }
 
 /// Every kind of write the app makes (a refresh's snapshot and history, settings, a new
-/// connection, a removed one), failing in the browser: a clear error, IndexedDB exactly as
-/// it was (meta and every record's bytes), the session still usable (the same write then
-/// succeeds), and the vault unlocks to the data before the failure.
+/// connection, a removed one), failing in the browser, both ways: the disk full (every put
+/// refused with QuotaExceededError) and the transaction aborted before it commits. Each
+/// gives a clear error, IndexedDB exactly as it was (meta and every record's bytes), the
+/// session still usable (the same write then succeeds), and the vault unlocks to the data
+/// before the failure.
 #[wasm_bindgen_test]
 async fn every_failed_write_leaves_the_vault_as_it_was() {
     use holdix_core::history::{self, Point};

@@ -191,9 +191,28 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
+    // Read by Content-Length: some servers (workerd) keep the connection a while after
+    // answering, even when asked to close it.
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            if length.is_some_and(|n| response.len() >= end + 4 + n) {
+                break;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&response).into_owned())
 }
 
 /// `cargo xtask run [--demo]`.
