@@ -291,7 +291,7 @@ pub fn fuzz(cases: u64) -> Result {
     let outcome = run_counted(
         "property",
         Command::new("cargo")
-            .args(["test", "--profile", "fuzz"])
+            .args(["test", "--profile", "fuzz", "--no-fail-fast"])
             .args([
                 "-p",
                 "holdix-core",
