@@ -170,25 +170,19 @@ async fn handle(setup: &Setup, env: &Env, mut req: Request) -> (Answer, Option<S
         }
         Class::Exchange { exchange, route } => {
             let route = route.to_string();
-            if !allowed_by_limiter(env, &client).await {
-                Answer::too_many(&route)
-            } else {
-                match holdix_gate::route(exchange, &method, &route) {
+            match admit(env, &client, exchange, &method, &route).await {
+                Err(refused) => refused,
+                Ok(known) => match read_body(&headers, &mut req, known.path).await {
                     Err(r) => Answer::refused(&r),
-                    Ok(known) => match read_body(&headers, &mut req, known.path).await {
-                        Err(r) => Answer::refused(&r),
-                        Ok(body) => {
-                            let forwarded = headers
-                                .iter()
-                                .filter(|(n, _)| {
-                                    holdix_gate::forwardable(exchange, known, n.as_str())
-                                })
-                                .map(|(n, v)| (n.clone(), v.clone()))
-                                .collect();
-                            send(setup, exchange, known, url.query(), forwarded, body).await
-                        }
-                    },
-                }
+                    Ok(body) => {
+                        let forwarded = headers
+                            .iter()
+                            .filter(|(n, _)| holdix_gate::forwardable(exchange, known, n.as_str()))
+                            .map(|(n, v)| (n.clone(), v.clone()))
+                            .collect();
+                        send(setup, exchange, known, url.query(), forwarded, body).await
+                    }
+                },
             }
         }
         Class::Batch => match read_body(&headers, &mut req, "/batch").await {
@@ -197,6 +191,21 @@ async fn handle(setup: &Setup, env: &Env, mut req: Request) -> (Answer, Option<S
         },
     };
     (answer, decision.cors_origin)
+}
+
+/// The client's rate-limit token first (refused routes cost as much as allowed ones), then
+/// the route check: the allowed route, or the answer to send instead.
+async fn admit(
+    env: &Env,
+    client: &str,
+    exchange: &'static Exchange,
+    method: &Method,
+    route: &str,
+) -> Result<&'static Route, Answer> {
+    if !allowed_by_limiter(env, client).await {
+        return Err(Answer::too_many(route));
+    }
+    holdix_gate::route(exchange, method, route).map_err(|r| Answer::refused(&r))
 }
 
 /// The platform's rate limiter, where the `RATE_LIMITER` binding is configured.
@@ -323,20 +332,14 @@ async fn run_batch(setup: &Setup, env: &Env, client: &str, body: &[u8]) -> Answe
         let (route, query) = item.target();
         let answer = match item.exchange() {
             Err(r) => Answer::refused(&r),
-            Ok(exchange) => {
-                if !allowed_by_limiter(env, client).await {
-                    Answer::too_many(route)
-                } else {
-                    match holdix_gate::route(exchange, &method, route) {
-                        Err(r) => Answer::refused(&r),
-                        Ok(known) => {
-                            let headers = item.forwarded_headers(exchange, known);
-                            let body = item.body.clone().into_bytes();
-                            send(setup, exchange, known, query, headers, body).await
-                        }
-                    }
+            Ok(exchange) => match admit(env, client, exchange, &method, route).await {
+                Err(refused) => refused,
+                Ok(known) => {
+                    let headers = item.forwarded_headers(exchange, known);
+                    let body = item.body.clone().into_bytes();
+                    send(setup, exchange, known, query, headers, body).await
                 }
-            }
+            },
         };
         batch::Answer::new(answer.status, &answer.headers, &answer.body)
     };

@@ -193,8 +193,8 @@ fn refused(r: &Refusal) -> Response {
 }
 
 /// A 429 the proxy answers itself, with `Retry-After`.
-fn too_many(error: &str, route: &str, retry_after: u64) -> Response {
-    let mut r = refuse(StatusCode::TOO_MANY_REQUESTS, error, route);
+fn too_many(refusal: &Refusal, retry_after: u64) -> Response {
+    let mut r = refused(refusal);
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     r
@@ -305,7 +305,7 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request) -> Response
             }
             // Unknown paths spend the client's budget too: probing is not free.
             _ => match shared.clients.take(client) {
-                Err(wait) => too_many("too many requests from this address", "", wait),
+                Err(wait) => too_many(&Refusal::too_many_from_address(""), wait),
                 Ok(()) => refused(&Refusal::unknown_exchange("")),
             },
         },
@@ -370,8 +370,7 @@ fn admit(
 ) -> Result<&'static Route, Box<Response>> {
     if let Err(wait) = shared.clients.take(client) {
         return Err(Box::new(too_many(
-            "too many requests from this address",
-            route,
+            &Refusal::too_many_from_address(route),
             wait,
         )));
     }
@@ -414,7 +413,8 @@ async fn budgeted(shared: &Shared, out: Outgoing<'_>) -> Upstream {
                 retry_after,
             ),
         };
-        return Upstream::from_response(too_many(error, route.path, wait)).await;
+        let refusal = Refusal::new(StatusCode::TOO_MANY_REQUESTS, error, route.path);
+        return Upstream::from_response(too_many(&refusal, wait)).await;
     }
     let answer = send_upstream(shared, out).await;
     shared.hosts.observe(
@@ -430,8 +430,7 @@ async fn budgeted(shared: &Shared, out: Outgoing<'_>) -> Upstream {
 /// headers.
 async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let route = out.route.path;
-    let local =
-        |status, error| async move { Upstream::from_response(refuse(status, error, route)).await };
+    let local = |r: Refusal| async move { Upstream::from_response(refused(&r)).await };
     // Fast path without a timer; wait (bounded) only when every slot is taken.
     let slot = match shared.upstream_slots.try_acquire() {
         Ok(slot) => Ok(slot),
@@ -441,16 +440,17 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
             .and_then(|r| r.map_err(|_| ())),
     };
     let Ok(_slot) = slot else {
-        return local(
+        return local(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the proxy is busy; try again",
-        )
+            route,
+        ))
         .await;
     };
     let url =
         holdix_gate::upstream_url(&shared.config.upstreams, out.exchange, out.route, out.query);
     let Ok(uri) = url.parse::<axum::http::Uri>() else {
-        return Upstream::from_response(refused(&Refusal::bad_target(route))).await;
+        return local(Refusal::bad_target(route)).await;
     };
     let mut request = axum::http::Request::builder()
         .method(out.route.method.clone())
@@ -463,20 +463,18 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         request = request.header(name, value);
     }
     let Ok(request) = request.body(http_body_util::Full::new(out.body)) else {
-        return local(
+        return local(Refusal::new(
             StatusCode::BAD_REQUEST,
             "the request could not be forwarded",
-        )
+            route,
+        ))
         .await;
     };
     let deadline = tokio::time::Instant::now() + shared.config.timeout;
-    let timed_out = "the exchange did not answer in time";
     let upstream = match tokio::time::timeout_at(deadline, upstream_client().request(request)).await
     {
-        Err(_) => return local(StatusCode::GATEWAY_TIMEOUT, timed_out).await,
-        Ok(Err(_)) => {
-            return local(StatusCode::BAD_GATEWAY, "the exchange could not be reached").await
-        }
+        Err(_) => return local(Refusal::upstream_timeout(route)).await,
+        Ok(Err(_)) => return local(Refusal::upstream_unreachable(route)).await,
         Ok(Ok(r)) => r,
     };
     let (parts, body) = upstream.into_parts();
@@ -489,10 +487,8 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     }
     let body = match tokio::time::timeout_at(deadline, http_body_util::BodyExt::collect(body)).await
     {
-        Err(_) => return local(StatusCode::GATEWAY_TIMEOUT, timed_out).await,
-        Ok(Err(_)) => {
-            return local(StatusCode::BAD_GATEWAY, "the exchange's answer was cut off").await
-        }
+        Err(_) => return local(Refusal::upstream_timeout(route)).await,
+        Ok(Err(_)) => return local(Refusal::upstream_cut_off(route)).await,
         Ok(Ok(b)) => b.to_bytes(),
     };
     Upstream {
