@@ -99,6 +99,15 @@ impl Refusal {
         )
     }
 
+    /// The exchange answered with something that is not HTTP/1.1, or too much of it.
+    pub fn upstream_unreadable(route: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "the exchange's answer could not be read",
+            route,
+        )
+    }
+
     pub fn bad_target(route: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

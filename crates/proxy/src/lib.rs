@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
@@ -31,10 +30,13 @@ use tower_http::services::ServeDir;
 mod cache;
 pub mod limits;
 mod serve;
+mod upstream;
+mod wire;
 
 pub use holdix_gate::{batch::MAX as BATCH_MAX, Budget, Exchange, Route, EXCHANGES};
 pub use limits::Cidr;
 pub use serve::serve;
+use serve::{Received, Unread};
 
 use holdix_gate::{batch, Class, Policy, Refusal};
 
@@ -98,11 +100,6 @@ impl Default for Config {
     }
 }
 
-type UpstreamClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    http_body_util::Full<Bytes>,
->;
-
 struct Shared {
     config: Config,
     policy: Policy,
@@ -112,32 +109,8 @@ struct Shared {
     public: cache::PublicCache,
     /// The built app, when `--static` is given.
     statics: Option<ServeDir>,
-}
-
-/// This thread's upstream client: HTTP/1.1 with pooled, reused connections; TLS (rustls,
-/// webpki roots) for the real exchange hosts; no redirects are followed and no proxy
-/// environment is read. One per thread, so a request and the pooled connection it goes out
-/// on are driven by the same event loop (see [`serve`]).
-fn upstream_client() -> UpstreamClient {
-    thread_local! {
-        static CLIENT: UpstreamClient = {
-            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-            http.set_nodelay(true);
-            http.set_connect_timeout(Some(Duration::from_secs(5)));
-            http.enforce_http(false);
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-                .expect("TLS provider")
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http);
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_max_idle_per_host(128)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .build(https)
-        };
-    }
-    CLIENT.with(Clone::clone)
+    /// Each exchange's upstream, parsed once (`None`: an override that is no URL).
+    origins: Vec<(&'static str, Option<upstream::Origin>)>,
 }
 
 /// The proxy's state, shared by every event loop of [`serve`], which calls [`handle`] for
@@ -154,6 +127,13 @@ fn shared(config: Config) -> Arc<Shared> {
             .static_dir
             .clone()
             .map(|dir| ServeDir::new(dir).precompressed_br().precompressed_gzip()),
+        origins: EXCHANGES
+            .iter()
+            .map(|e| {
+                let url = holdix_gate::upstream(&config.upstreams, e);
+                (e.prefix, upstream::Origin::parse(url))
+            })
+            .collect(),
         policy: Policy {
             allow_origins: config.allow_origins.clone(),
             allow_no_origin: config.allow_no_origin,
@@ -184,11 +164,7 @@ const STATIC_HEADERS: [(header::HeaderName, HeaderValue); 5] = [
 ];
 
 /// A JSON error, as every refusal is answered.
-pub(crate) fn refuse(status: StatusCode, error: &str, route: &str) -> Response {
-    refused(&Refusal::new(status, error, route))
-}
-
-fn refused(r: &Refusal) -> Response {
+pub(crate) fn refused(r: &Refusal) -> Response {
     (r.status, r.body()).into_response()
 }
 
@@ -248,26 +224,26 @@ impl LogLine {
 
 /// Answers one request from `peer` (called by [`serve`] directly: no router, as there is
 /// nothing to route before the checks below).
-async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request) -> Response {
+async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
-    let client = limits::client_ip(peer.ip(), req.headers(), &shared.config.trusted_proxies);
-    let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let method = &parts.method;
+    let client = limits::client_ip(peer.ip(), &parts.headers, &shared.config.trusted_proxies);
     let decision = holdix_gate::decide(
         &shared.policy,
         &holdix_gate::Head {
-            method: &method,
-            path: &path,
-            absolute: req.uri().scheme().is_some() || req.uri().authority().is_some(),
-            headers: req.headers(),
+            method,
+            path: parts.uri.path(),
+            absolute: parts.uri.scheme().is_some() || parts.uri.authority().is_some(),
+            headers: &parts.headers,
         },
     );
     let cors_origin = decision.cors_origin;
-    let mut exchange = None;
+    let mut logged = false;
     let mut response = match decision.class {
         Class::Refuse(r) => refused(&r),
-        Class::Batch => batch(&shared, client, req).await,
-        Class::Preflight(e) => match holdix_gate::preflight(e, req.headers()) {
+        Class::Batch => batch(&shared, client, body).await,
+        Class::Preflight(e) => match holdix_gate::preflight(e, &parts.headers) {
             Ok(headers) => {
                 let mut response = StatusCode::NO_CONTENT.into_response();
                 response.headers_mut().extend(headers);
@@ -275,21 +251,24 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request) -> Response
             }
             Err(r) => refused(&r),
         },
-        Class::Exchange { exchange: e, route } => {
-            exchange = Some(e);
-            let route = route.to_string();
-            let allowed = e.route(&method, &route);
-            let response = forward(&shared, e, &route, client, req).await;
-            LogLine::new(&method, Some(e), allowed).emit("request", response.status(), started);
+        Class::Exchange { exchange, route } => {
+            logged = true;
+            let (response, allowed) = forward(&shared, exchange, route, client, &parts, body).await;
+            LogLine::new(method, Some(exchange), allowed).emit(
+                "request",
+                response.status(),
+                started,
+            );
             response
         }
         // Also answered cross-origin: the app polls it to notice the proxy is back.
         Class::Health => "ok".into_response(),
         Class::Other => match (
             shared.statics.clone(),
-            matches!(method, Method::GET | Method::HEAD),
+            matches!(*method, Method::GET | Method::HEAD),
         ) {
             (Some(dir), true) => {
+                let req = serve::for_static(Received::from_parts(parts, body));
                 let mut response = match tower::ServiceExt::oneshot(dir, req).await {
                     Ok(r) => r.into_response(),
                     Err(e) => match e {},
@@ -312,8 +291,8 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request) -> Response
     };
 
     let status = response.status();
-    if exchange.is_none() && (status.is_client_error() || status.is_server_error()) {
-        LogLine::new(&method, None, None).emit("refused", status, started);
+    if !logged && (status.is_client_error() || status.is_server_error()) {
+        LogLine::new(method, None, None).emit("refused", status, started);
     }
     let h = response.headers_mut();
     for (name, value) in holdix_gate::API_HEADERS {
@@ -447,111 +426,83 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         ))
         .await;
     };
-    let url =
-        holdix_gate::upstream_url(&shared.config.upstreams, out.exchange, out.route, out.query);
-    let Ok(uri) = url.parse::<axum::http::Uri>() else {
+    let origin = shared
+        .origins
+        .iter()
+        .find(|(prefix, _)| *prefix == out.exchange.prefix)
+        .and_then(|(_, origin)| origin.as_ref());
+    let Some(origin) = origin else {
         return local(Refusal::bad_target(route)).await;
     };
-    let mut request = axum::http::Request::builder()
-        .method(out.route.method.clone())
-        .uri(uri)
-        .header(
-            header::USER_AGENT,
-            concat!("holdix-proxy/", env!("CARGO_PKG_VERSION")),
-        );
-    for (name, value) in out.headers {
-        request = request.header(name, value);
-    }
-    let Ok(request) = request.body(http_body_util::Full::new(out.body)) else {
-        return local(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "the request could not be forwarded",
-            route,
-        ))
-        .await;
-    };
     let deadline = tokio::time::Instant::now() + shared.config.timeout;
-    let upstream = match tokio::time::timeout_at(deadline, upstream_client().request(request)).await
-    {
-        Err(_) => return local(Refusal::upstream_timeout(route)).await,
-        Ok(Err(_)) => return local(Refusal::upstream_unreachable(route)).await,
-        Ok(Ok(r)) => r,
-    };
-    let (parts, body) = upstream.into_parts();
-    let mut headers = HeaderMap::new();
-    for (name, value) in &parts.headers {
-        let n = name.as_str();
-        if holdix_gate::passes_back(n) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    let body = match tokio::time::timeout_at(deadline, http_body_util::BodyExt::collect(body)).await
-    {
-        Err(_) => return local(Refusal::upstream_timeout(route)).await,
-        Ok(Err(_)) => return local(Refusal::upstream_cut_off(route)).await,
-        Ok(Ok(b)) => b.to_bytes(),
-    };
-    Upstream {
-        status: parts.status,
-        headers,
-        body,
+    let sent = upstream::send(
+        origin,
+        &out.route.method,
+        out.route.path,
+        out.query,
+        &out.headers,
+        &out.body,
+        holdix_gate::passes_back,
+    );
+    match tokio::time::timeout_at(deadline, sent).await {
+        Err(_) => local(Refusal::upstream_timeout(route)).await,
+        Ok(Err(upstream::Failed::Unreachable)) => local(Refusal::upstream_unreachable(route)).await,
+        Ok(Err(upstream::Failed::CutOff)) => local(Refusal::upstream_cut_off(route)).await,
+        Ok(Err(upstream::Failed::Unreadable)) => local(Refusal::upstream_unreadable(route)).await,
+        Ok(Ok(answer)) => answer,
     }
 }
-
-/// Reads a client's request body within the size and time limits.
-async fn read_body(shared: &Shared, body: Body, route: &str) -> Result<Bytes, Box<Response>> {
-    match tokio::time::timeout(
-        shared.config.body_timeout,
-        to_bytes(body, shared.config.max_body),
-    )
-    .await
-    {
-        Err(_) => Err(Box::new(refused(&Refusal::body_too_slow(route)))),
-        Ok(Err(_)) => Err(Box::new(refused(&Refusal::body_too_large(
-            shared.config.max_body,
-            route,
-        )))),
-        Ok(Ok(bytes)) => Ok(bytes),
-    }
+/// The request's body, or the refusal for why it could not be read.
+fn body_of(
+    shared: &Shared,
+    body: Result<Bytes, Unread>,
+    route: &str,
+) -> Result<Bytes, Box<Response>> {
+    body.map_err(|unread| {
+        Box::new(refused(&match unread {
+            Unread::TooSlow => Refusal::body_too_slow(route),
+            Unread::TooLarge => Refusal::body_too_large(shared.config.max_body, route),
+        }))
+    })
 }
 
+/// One exchange request: admitted, then sent; also the allowed route, for the log line.
 async fn forward(
     shared: &Shared,
     exchange: &'static Exchange,
     route: &str,
     client: IpAddr,
-    req: Request,
-) -> Response {
-    let method = req.method().clone();
-    let route = match admit(shared, exchange, &method, route, client) {
+    parts: &axum::http::request::Parts,
+    body: Result<Bytes, Unread>,
+) -> (Response, Option<&'static Route>) {
+    let route = match admit(shared, exchange, &parts.method, route, client) {
         Ok(route) => route,
-        Err(refused) => return *refused,
+        Err(refused) => return (*refused, None),
     };
-    let query = req.uri().query().map(str::to_string);
-    let headers = req
-        .headers()
+    let body = match body_of(shared, body, route.path) {
+        Ok(body) => body,
+        Err(refused) => return (*refused, Some(route)),
+    };
+    let headers = parts
+        .headers
         .iter()
         .filter(|(name, _)| holdix_gate::forwardable(exchange, route, name.as_str()))
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
-    let body = match read_body(shared, req.into_body(), route.path).await {
-        Ok(body) => body,
-        Err(refused) => return *refused,
-    };
     let out = Outgoing {
         exchange,
         route,
-        query: query.as_deref(),
+        query: parts.uri.query(),
         headers,
         body,
     };
-    dispatch(shared, out).await.into_response()
+    (dispatch(shared, out).await.into_response(), Some(route))
 }
 
 /// `POST /batch` (format and checks in [`holdix_gate::batch`]): the items are sent
 /// upstream concurrently, each checked exactly like a direct request.
-async fn batch(shared: &Shared, client: IpAddr, req: Request) -> Response {
-    let body = match read_body(shared, req.into_body(), "/batch").await {
+async fn batch(shared: &Shared, client: IpAddr, body: Result<Bytes, Unread>) -> Response {
+    let body = match body_of(shared, body, "/batch") {
         Ok(body) => body,
         Err(refused) => return *refused,
     };

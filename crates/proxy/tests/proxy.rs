@@ -1008,3 +1008,139 @@ async fn every_request_is_answered_within_the_deadline() {
         .contains("took too long"));
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// Everything the client sends on one connection, then everything the proxy sent back until
+/// it closed (or `patience` passed).
+async fn conversation(addr: SocketAddr, bytes: &[u8], patience: Duration) -> String {
+    held_open(addr, bytes, patience).await.1
+}
+
+/// HTTP/1.1 as RFC 9112 has it, on the wire: requests on one connection answered in order
+/// (pipelined too), chunked request bodies, `Expect: 100-continue`, HTTP/1.0 closing, and
+/// what would smuggle a second request past a front proxy refused with the connection closed.
+#[tokio::test]
+async fn http1_on_the_wire() {
+    let h = start(|_| {}).await;
+    let patience = Duration::from_secs(3);
+    let pq = "/api/v5/account/balance";
+    let signed = format!(
+        "GET /okx{pq} HTTP/1.1\r\nHost: x\r\n{APP_ORIGIN}{}\r\n",
+        okx_auth(pq)
+    );
+    // Three requests sent at once; the last asks to close.
+    let pipelined = format!(
+        "{signed}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n{}",
+        signed.replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n")
+    );
+    let answers = conversation(h.proxy, pipelined.as_bytes(), patience).await;
+    let statuses: Vec<&str> = answers
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &answers[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "200", "200"], "{answers}");
+    assert_eq!(answers.matches("connection: close").count(), 1, "{answers}");
+    assert_eq!(h.sim.stats().requests, 2);
+
+    // A chunked body (RFC 9112 §7.1) arrives whole upstream, after 100 Continue.
+    let body = "asset=BTC&needBtcValuation=true";
+    let (first, rest) = body.split_at(9);
+    let chunked = format!(
+        "POST /binance/sapi/v1/asset/get-funding-asset?timestamp=1 HTTP/1.1\r\nHost: x\r\n{APP_ORIGIN}\
+         X-MBX-APIKEY: k\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Expect: 100-continue\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         {:x}\r\n{first}\r\n{:x};ext=1\r\n{rest}\r\n0\r\n\r\n",
+        first.len(),
+        rest.len()
+    );
+    let answer = conversation(h.proxy, chunked.as_bytes(), patience).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 "),
+        "{answer}"
+    );
+    assert_eq!(h.sim.stats().last_body, body);
+
+    // HTTP/1.0 is answered, then the connection closes.
+    let answer = conversation(h.proxy, b"GET /healthz HTTP/1.0\r\n\r\n", patience).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+
+    // Smuggling shapes: refused, the connection closed, nothing upstream; the request that
+    // rides behind them is never answered.
+    let before = h.sim.stats().requests;
+    let behind = format!("GET /okx{pq} HTTP/1.1\r\nHost: x\r\n{APP_ORIGIN}\r\n");
+    for head in [
+        "Content-Length: 4\r\nTransfer-Encoding: chunked",
+        "Content-Length: 4\r\nContent-Length: 5",
+        "Transfer-Encoding: chunked, identity",
+        "Content-Length: -4",
+    ] {
+        let wire = format!(
+            "POST /batch HTTP/1.1\r\nHost: x\r\n{APP_ORIGIN}{head}\r\n\r\n0\r\n\r\n{behind}"
+        );
+        let answer = conversation(h.proxy, wire.as_bytes(), patience).await;
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{head}: {answer}");
+        assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{head}: {answer}");
+    }
+    // Not HTTP/1.x at all, and a head over the limits.
+    for wire in [
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_string(),
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".replace("Host", "Bad Name"),
+        format!("GET /healthz HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(100)),
+        format!(
+            "GET /healthz HTTP/1.1\r\nX-Long: {}\r\n\r\n",
+            "a".repeat(20_000)
+        ),
+    ] {
+        let answer = conversation(h.proxy, wire.as_bytes(), patience).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400 ") || answer.starts_with("HTTP/1.1 431 "),
+            "{answer}"
+        );
+    }
+    assert_eq!(h.sim.stats().requests, before);
+}
+
+/// On shutdown the proxy stops accepting, closes idle connections at once, and lets a
+/// request in flight finish with its answer.
+#[tokio::test]
+async fn shutdown_closes_idle_connections_and_finishes_open_requests() {
+    let (sim, sim_url) = start_sim().await;
+    sim.set_faults(Faults {
+        latency_ms: 500,
+        rate_limits: false,
+        ..Faults::default()
+    });
+    let config = Config {
+        upstreams: [("okx".to_string(), format!("{sim_url}/okx"))].into(),
+        rate_limit: None,
+        threads: 2,
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(holdix_proxy::serve(listener, config, async {
+        let _ = stopped.await;
+    }));
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let busy = tokio::spawn(raw(addr, "GET /okx/api/v5/public/time", "", b""));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = stop.send(());
+    let mut out = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(2), idle.read_to_end(&mut out)).await;
+    assert!(
+        closed.is_ok() && out.is_empty(),
+        "the idle connection is closed"
+    );
+    let (status, resp) = busy.await.unwrap();
+    assert_eq!(status, 200, "the open request is answered: {resp}");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
+}
