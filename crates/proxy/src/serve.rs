@@ -39,9 +39,9 @@ use crate::{handle, shared, Config};
 use holdix_gate::Refusal;
 
 /// The largest request head (request line and headers) taken.
-pub const MAX_HEAD: usize = 16 * 1024;
-/// The most headers a request may carry.
-pub const MAX_HEADERS: usize = 64;
+pub const MAX_HEAD: usize = 64 * 1024;
+/// The most headers a request may carry (as hyper allows).
+pub const MAX_HEADERS: usize = 100;
 
 /// Serves the proxy on `listener` until `shutdown` resolves; then stops accepting, closes
 /// idle connections and lets open requests finish (for at most the request deadline).
@@ -179,7 +179,7 @@ impl Loop {
     }
 
     async fn connection(mut self, mut stream: TcpStream, peer: SocketAddr) {
-        let mut buf = BytesMut::with_capacity(4096);
+        let mut buf = BytesMut::with_capacity(wire::READ_SIZE);
         let mut out = Vec::with_capacity(4096);
         loop {
             let head_by = Instant::now() + self.header_timeout;
@@ -190,6 +190,7 @@ impl Loop {
                     Ok(None) => {}
                     Err(e) => break Err(e),
                 }
+                wire::room(&mut buf);
                 tokio::select! {
                     biased;
                     read = timeout_at(head_by, stream.read_buf(&mut buf)) => match read {
@@ -205,7 +206,12 @@ impl Loop {
                 Ok(head) => head,
                 Err(e) => {
                     let answer = refusal(&e.refusal());
-                    let _ = write_answer(&mut stream, &mut out, answer, false, true).await;
+                    if write_answer(&mut stream, &mut out, answer, false, true)
+                        .await
+                        .is_ok()
+                    {
+                        linger(&mut stream).await;
+                    }
                     return;
                 }
             };
@@ -244,7 +250,12 @@ impl Loop {
                 Ok(Err(BodyError::TooLarge)) => Err(Unread::TooLarge),
                 Ok(Err(BodyError::Malformed)) => {
                     let answer = refusal(&Malformed::Framing.refusal());
-                    let _ = write_answer(&mut stream, &mut out, answer, false, true).await;
+                    if write_answer(&mut stream, &mut out, answer, false, true)
+                        .await
+                        .is_ok()
+                    {
+                        linger(&mut stream).await;
+                    }
                     return;
                 }
                 Err(_) => Err(Unread::TooSlow),
@@ -268,9 +279,33 @@ impl Loop {
                 write_answer(&mut stream, &mut out, answer, is_head, close),
             )
             .await;
+            if unread && matches!(written, Ok(Ok(()))) {
+                linger(&mut stream).await;
+            }
             if close || !matches!(written, Ok(Ok(()))) {
                 return;
             }
+        }
+    }
+}
+
+/// How long, and how much, a client's unread request is taken after its refusal.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Closes after an answer sent while the client's request was not read whole: this side
+/// first, then what the client still sends is read and dropped for a moment. Closed at once,
+/// the kernel would answer those bytes with a reset, which can destroy the answer before
+/// the client has read it.
+async fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown().await;
+    let until = Instant::now() + LINGER;
+    let mut sink = [0u8; 8 * 1024];
+    let mut left = LINGER_BYTES;
+    while left > 0 {
+        match timeout_at(until, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+            _ => break,
         }
     }
 }

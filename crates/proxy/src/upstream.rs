@@ -328,7 +328,7 @@ async fn connect(origin: &Origin) -> Result<Conn, Failed> {
     };
     Ok(Conn {
         stream,
-        buf: BytesMut::with_capacity(8 * 1024),
+        buf: BytesMut::with_capacity(wire::READ_SIZE),
         idle_since: Instant::now(),
     })
 }
@@ -371,6 +371,7 @@ async fn exchange(
         if conn.buf.len() > MAX_HEAD {
             return Err(Attempt::Failed(Failed::Unreadable));
         }
+        wire::room(&mut conn.buf);
         match conn.stream.read_buf(&mut conn.buf).await {
             Ok(0) | Err(_) if !answered => return Err(Attempt::Stale),
             Ok(0) | Err(_) => return Err(Attempt::Failed(Failed::CutOff)),

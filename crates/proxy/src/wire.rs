@@ -64,8 +64,20 @@ impl Framing {
     }
 }
 
+/// Makes room for a read of at least [`READ_SIZE`] bytes (reusing the buffer's memory once
+/// what was read before has been taken).
+pub fn room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_SIZE / 4 {
+        buf.reserve(READ_SIZE);
+    }
+}
+
+/// What a read asks the socket for, at least.
+pub const READ_SIZE: usize = 8 * 1024;
+
 /// Reads into `buf` once; an ended or failed connection is [`BodyError::Closed`].
 async fn fill<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut) -> Result<(), BodyError> {
+    room(buf);
     match stream.read_buf(buf).await {
         Ok(0) | Err(_) => Err(BodyError::Closed),
         Ok(_) => Ok(()),
@@ -95,6 +107,7 @@ pub async fn read_body<S: AsyncRead + Unpin>(
             if buf.len() > max {
                 return Err(BodyError::TooLarge);
             }
+            room(buf);
             match stream.read_buf(buf).await {
                 Ok(0) => return Ok(std::mem::take(buf).freeze()),
                 Ok(_) => {}

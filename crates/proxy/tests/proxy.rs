@@ -1081,14 +1081,32 @@ async fn http1_on_the_wire() {
         assert!(answer.starts_with("HTTP/1.1 400 "), "{head}: {answer}");
         assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{head}: {answer}");
     }
+    // A body announced over the limit is refused before it is sent, the refusal readable
+    // by the app (CORS), and the connection closed; so is a chunked one that grows over it.
+    let over = format!(
+        "POST /batch HTTP/1.1\r\nHost: x\r\n{APP_ORIGIN}Content-Length: 1000000\r\n\r\n[{{"
+    );
+    let chunk = "x".repeat(40_000);
+    let chunked_over = format!(
+        "POST /batch HTTP/1.1\r\nHost: x\r\n{APP_ORIGIN}Transfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{chunk}\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n{behind}",
+        chunk.len(),
+        chunk.len()
+    );
+    for wire in [over, chunked_over] {
+        let answer = conversation(h.proxy, wire.as_bytes(), patience).await;
+        assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+        assert!(answer.contains("access-control-allow-origin: http://127.0.0.1:8080"));
+        assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
+    }
     // Not HTTP/1.x at all, and a head over the limits.
     for wire in [
         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_string(),
         "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".replace("Host", "Bad Name"),
-        format!("GET /healthz HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(100)),
+        format!("GET /healthz HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(101)),
         format!(
             "GET /healthz HTTP/1.1\r\nX-Long: {}\r\n\r\n",
-            "a".repeat(20_000)
+            "a".repeat(70_000)
         ),
     ] {
         let answer = conversation(h.proxy, wire.as_bytes(), patience).await;
