@@ -292,9 +292,14 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let roots = rustls::RootCertStore {
+            #[allow(unused_mut)]
+            let mut roots = rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             };
+            #[cfg(test)]
+            if let Some(cert) = tests::TEST_ROOT.get() {
+                roots.add(cert.clone()).expect("test root");
+            }
             let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
             ))
@@ -531,6 +536,74 @@ mod tests {
         drop(listener);
         let origin = Origin::parse(&format!("http://{addr}")).unwrap();
         assert_eq!(get(&origin).await.err(), Some(Failed::Unreachable));
+    }
+
+    /// A certificate the TLS test's server presents, trusted in tests besides the webpki
+    /// roots (set before any TLS connection is made; no other test makes one).
+    pub static TEST_ROOT: OnceLock<rustls::pki_types::CertificateDer<'static>> = OnceLock::new();
+
+    /// An `https://` upstream: the handshake against the roots, SNI and the `Host` header by
+    /// name, the answer read through TLS, the connection kept and used again. A certificate
+    /// for another name is refused as unreachable.
+    #[tokio::test]
+    async fn https_upstreams_speak_tls() {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        TEST_ROOT.set(cert.cert.der().clone()).unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, mut seen) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let sni = tls.get_ref().1.server_name().map(str::to_string);
+                    let mut got = vec![0u8; 4096];
+                    // Two requests on one connection.
+                    for _ in 0..2 {
+                        let n = tls.read(&mut got).await.unwrap();
+                        let request = String::from_utf8_lossy(&got[..n]).into_owned();
+                        tx.send((sni.clone(), request)).await.unwrap();
+                        tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .await
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let origin = Origin::parse(&format!("https://localhost:{port}")).unwrap();
+        for _ in 0..2 {
+            let answer = get(&origin).await.unwrap();
+            assert_eq!(
+                (answer.status.as_u16(), &answer.body[..]),
+                (200, &b"ok"[..])
+            );
+            let (sni, request) = seen.recv().await.unwrap();
+            assert_eq!(sni.as_deref(), Some("localhost"));
+            assert!(
+                request.starts_with(&format!(
+                    "GET /p?q=1 HTTP/1.1\r\nhost: localhost:{port}\r\n"
+                )),
+                "{request}"
+            );
+        }
+        // The same server under a name its certificate does not carry.
+        let wrong = Origin::parse(&format!("https://127.0.0.1:{port}")).unwrap();
+        assert_eq!(get(&wrong).await.err(), Some(Failed::Unreachable));
     }
 
     #[test]
