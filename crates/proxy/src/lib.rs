@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
 use tower_http::services::ServeDir;
 
 mod cache;
@@ -103,7 +102,7 @@ impl Default for Config {
 struct Shared {
     config: Config,
     policy: Policy,
-    upstream_slots: Semaphore,
+    upstream_slots: limits::Slots,
     clients: Clients,
     hosts: Hosts,
     public: cache::PublicCache,
@@ -117,7 +116,7 @@ struct Shared {
 /// each request with the client's address.
 fn shared(config: Config) -> Arc<Shared> {
     Arc::new(Shared {
-        upstream_slots: Semaphore::new(config.max_concurrent),
+        upstream_slots: limits::Slots::new(config.max_concurrent),
         clients: Clients::new(config.rate_limit),
         hosts: Hosts::default(),
         public: cache::PublicCache::default(),
@@ -410,15 +409,7 @@ async fn budgeted(shared: &Shared, out: Outgoing<'_>) -> Upstream {
 async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let route = out.route.path;
     let local = |r: Refusal| async move { Upstream::from_response(refused(&r)).await };
-    // Fast path without a timer; wait (bounded) only when every slot is taken.
-    let slot = match shared.upstream_slots.try_acquire() {
-        Ok(slot) => Ok(slot),
-        Err(_) => tokio::time::timeout(shared.config.timeout, shared.upstream_slots.acquire())
-            .await
-            .map_err(|_| ())
-            .and_then(|r| r.map_err(|_| ())),
-    };
-    let Ok(_slot) = slot else {
+    let Some(_slot) = shared.upstream_slots.take(shared.config.timeout).await else {
         return local(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the proxy is busy; try again",

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -328,6 +329,61 @@ fn parse_node(text: &str) -> Option<IpAddr> {
     host.parse().ok()
 }
 
+/// Upstream requests in flight, at most `max`. Taking and giving back a slot is one atomic
+/// operation while slots are free: tokio's semaphore locks a mutex, shared by every event
+/// loop, on each release. Only when every slot is taken does a request wait.
+pub struct Slots {
+    used: AtomicUsize,
+    max: usize,
+    freed: tokio::sync::Notify,
+}
+
+/// A slot held; given back when dropped.
+pub struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    pub fn new(max: usize) -> Self {
+        Self {
+            used: AtomicUsize::new(0),
+            max,
+            freed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn try_take(&self) -> Option<Slot<'_>> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                (u < self.max).then_some(u + 1)
+            })
+            .ok()
+            .map(|_| Slot(self))
+    }
+
+    /// A slot, waiting at most `patience` for one to be given back.
+    pub async fn take(&self, patience: Duration) -> Option<Slot<'_>> {
+        if let Some(slot) = self.try_take() {
+            return Some(slot);
+        }
+        let until = tokio::time::Instant::now() + patience;
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(slot) = self.try_take() {
+                return Some(slot);
+            }
+            tokio::time::timeout_at(until, freed).await.ok()?;
+        }
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.used.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.notify_one();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,5 +524,28 @@ mod tests {
         let mut unknown = HeaderMap::new();
         unknown.insert("x-forwarded-for", HeaderValue::from_static("unknown"));
         assert_eq!(client_ip(lb, &unknown, &trusted), lb);
+    }
+
+    #[tokio::test]
+    async fn upstream_slots_cap_what_is_in_flight() {
+        let slots = Slots::new(2);
+        let patience = Duration::from_millis(100);
+        let (a, _b) = (slots.take(patience).await, slots.take(patience).await);
+        assert!(a.is_some());
+        let started = Instant::now();
+        assert!(
+            slots.take(patience).await.is_none(),
+            "a third waits, then gives up"
+        );
+        assert!(started.elapsed() >= patience);
+        // One given back while a third waits: the third gets it.
+        let waiting = slots.take(Duration::from_secs(5));
+        let give_back = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(a);
+        };
+        let (third, ()) = tokio::join!(waiting, give_back);
+        assert!(third.is_some());
+        assert_eq!(slots.used.load(Ordering::Acquire), 2);
     }
 }

@@ -181,8 +181,15 @@ impl Loop {
     async fn connection(mut self, mut stream: TcpStream, peer: SocketAddr) {
         let mut buf = BytesMut::with_capacity(wire::READ_SIZE);
         let mut out = Vec::with_capacity(4096);
+        // One timer for the head and one for the answer, moved on at each request: pushing a
+        // timer's deadline later costs no trip to tokio's timer wheel, a new timer two.
+        let head_timer = tokio::time::sleep(self.header_timeout);
+        let answer_timer = tokio::time::sleep(self.deadline);
+        tokio::pin!(head_timer, answer_timer);
         loop {
-            let head_by = Instant::now() + self.header_timeout;
+            head_timer
+                .as_mut()
+                .reset(Instant::now() + self.header_timeout);
             let head = loop {
                 match parse_head(&buf) {
                     Ok(Some(head)) => break Ok(head),
@@ -193,11 +200,13 @@ impl Loop {
                 wire::room(&mut buf);
                 tokio::select! {
                     biased;
-                    read = timeout_at(head_by, stream.read_buf(&mut buf)) => match read {
-                        Ok(Ok(n)) if n > 0 => {}
-                        // Closed, failed, or too slow: nothing to answer.
+                    read = stream.read_buf(&mut buf) => match read {
+                        Ok(n) if n > 0 => {}
+                        // Closed or failed: nothing to answer.
                         _ => return,
                     },
+                    // Too slow (or idle too long).
+                    () = &mut head_timer => return,
                     // Stopping: a connection between requests closes now.
                     _ = self.stopping.wait_for(|s| *s), if buf.is_empty() => return,
                 }
@@ -264,25 +273,26 @@ impl Loop {
             let is_head = request.method() == Method::HEAD;
             let request = request.map(|()| body);
             // Answered, and the answer taken by the client, within the deadline.
-            let answer_by = now + self.deadline;
-            let answered = timeout_at(answer_by, handle(self.shared.clone(), peer, request));
-            let answer = answered.await.unwrap_or_else(|_| {
-                refusal(&Refusal::new(
+            answer_timer.as_mut().reset(now + self.deadline);
+            let answer = tokio::select! {
+                biased;
+                answer = handle(self.shared.clone(), peer, request) => answer,
+                () = &mut answer_timer => refusal(&Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the request took too long; try again",
                     "",
-                ))
-            });
+                )),
+            };
             let close = !keep_alive || unread || *self.stopping.borrow();
-            let written = timeout_at(
-                answer_by,
-                write_answer(&mut stream, &mut out, answer, is_head, close),
-            )
-            .await;
-            if unread && matches!(written, Ok(Ok(()))) {
+            let written = tokio::select! {
+                biased;
+                written = write_answer(&mut stream, &mut out, answer, is_head, close) => written,
+                () = &mut answer_timer => return,
+            };
+            if unread && written.is_ok() {
                 linger(&mut stream).await;
             }
-            if close || !matches!(written, Ok(Ok(()))) {
+            if close || written.is_err() {
                 return;
             }
         }
