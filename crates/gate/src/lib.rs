@@ -1,5 +1,5 @@
 //! `holdix-gate`: the proxy's rules, with no I/O. One rule set, two hosts: `holdix-proxy`
-//! (hyper, self-hosted) and `holdix-edge` (a Cloudflare Worker) both ask this crate what
+//! (self-hosted) and `holdix-edge` (a Cloudflare Worker) both ask this crate what
 //! to do with a request and build their answers from what it says, so a change to the
 //! allowlist or to a refusal changes both.
 //!

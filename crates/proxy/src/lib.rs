@@ -13,7 +13,9 @@
 //!   crate adds the state: rate limits, exchange budgets, shared public answers, timeouts.
 //! * It writes nothing to disk and logs method, exchange, path, status and latency (refusals
 //!   and failures; answered requests at `debug`) — never a header value, a query or a body.
-//! * One single-threaded event loop per core ([`serve`]), as nginx runs its workers.
+//! * One single-threaded event loop per core ([`serve`]), as nginx runs its workers; HTTP/1.1
+//!   on both sides is the proxy's own (`serve.rs` to clients, `upstream.rs` to exchanges,
+//!   `wire.rs` for bodies), with heads parsed by `httparse`.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
