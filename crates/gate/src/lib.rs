@@ -390,12 +390,21 @@ pub const API_HEADERS: [(HeaderName, HeaderValue); 4] = [
 const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
 const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after, x-mbx-used-weight-1m, x-sapi-used-ip-weight-1m, x-bapi-limit, x-bapi-limit-status, x-bapi-limit-reset-timestamp");
 
+/// What [`add_cors`] adds besides `Access-Control-Allow-Origin` (for a host that writes an
+/// answer's headers itself): `Vary: Origin`, appended to any `Vary` there is, and the
+/// exchanges' rate-limit headers exposed to the app, replacing any list there is.
+pub const CORS_HEADERS: [(HeaderName, HeaderValue); 2] = [
+    (header::VARY, VARY_ORIGIN),
+    (header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED),
+];
+
 /// CORS headers for an allowed origin ([`Decision::cors_origin`]).
 pub fn add_cors(headers: &mut HeaderMap, origin: Option<&str>) {
     if let Some(value) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        headers.append(header::VARY, VARY_ORIGIN);
-        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+        let [(vary, vary_origin), (exposed, list)] = CORS_HEADERS;
+        headers.append(vary, vary_origin);
+        headers.insert(exposed, list);
     }
 }
 

@@ -177,6 +177,16 @@ fn too_many(refusal: &Refusal, retry_after: u64) -> Response {
     r
 }
 
+/// Headers an answer gets as [`serve`] writes it, rather than through its header map (each
+/// insert there hashes and may grow the map): [`holdix_gate::API_HEADERS`] on everything
+/// that is not an app file, and the CORS headers for an allowed origin. They replace any
+/// header of the same name the answer has (`Vary` is added to).
+#[derive(Debug, Default)]
+pub(crate) struct Added {
+    pub api: bool,
+    pub cors_origin: Option<String>,
+}
+
 /// How a request is logged: every field is a constant of the proxy or a number, never text
 /// the client sent (a path with a newline or an escape sequence would forge log lines).
 struct LogLine {
@@ -225,7 +235,7 @@ impl LogLine {
 
 /// Answers one request from `peer` (called by [`serve`] directly: no router, as there is
 /// nothing to route before the checks below).
-async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> Response {
+async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> (Response, Added) {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let method = &parts.method;
@@ -241,7 +251,7 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> Respons
     );
     let cors_origin = decision.cors_origin;
     let mut logged = false;
-    let mut response = match decision.class {
+    let response = match decision.class {
         Class::Refuse(r) => refused(&r),
         Class::Batch => batch(&shared, client, body).await,
         Class::Preflight(e) => match holdix_gate::preflight(e, &parts.headers) {
@@ -281,7 +291,7 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> Respons
                     h.insert(name, value);
                 }
                 holdix_gate::add_cors(h, cors_origin.as_deref());
-                return response;
+                return (response, Added::default());
             }
             // Unknown paths spend the client's budget too: probing is not free.
             _ => match shared.clients.take(client) {
@@ -295,12 +305,11 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> Respons
     if !logged && (status.is_client_error() || status.is_server_error()) {
         LogLine::new(method, None, None).emit("refused", status, started);
     }
-    let h = response.headers_mut();
-    for (name, value) in holdix_gate::API_HEADERS {
-        h.insert(name, value);
-    }
-    holdix_gate::add_cors(h, cors_origin.as_deref());
-    response
+    let added = Added {
+        api: true,
+        cors_origin,
+    };
+    (response, added)
 }
 
 /// An exchange's answer as the proxy passes it on: status, rate-limit headers, body.

@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::wire::{self, BodyError, Framing};
-use crate::{handle, shared, Config};
+use crate::{handle, shared, Added, Config};
 use holdix_gate::Refusal;
 
 /// The largest request head (request line and headers) taken.
@@ -348,8 +348,13 @@ impl Malformed {
     }
 }
 
-fn refusal(r: &Refusal) -> Response {
-    crate::refused(r)
+/// A refusal of the connection loop's own: JSON, with the API headers.
+fn refusal(r: &Refusal) -> (Response, Added) {
+    let added = Added {
+        api: true,
+        cors_origin: None,
+    };
+    (crate::refused(r), added)
 }
 
 /// A request head as read: the request without its body, how the body is framed, and what
@@ -421,12 +426,13 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Malformed> {
     }))
 }
 
-/// Writes `answer` (the head, then the body: in one write when the body is in memory);
-/// `close` says so to the client. A body the head announces but `is_head` leaves out.
+/// Writes `answer` (the head with what `Added` says, then the body: in one write when the
+/// body is in memory); `close` says so to the client. A body the head announces but
+/// `is_head` leaves out.
 async fn write_answer(
     stream: &mut TcpStream,
     out: &mut Vec<u8>,
-    answer: Response,
+    (answer, added): (Response, Added),
     is_head: bool,
     close: bool,
 ) -> std::io::Result<()> {
@@ -441,12 +447,33 @@ async fn write_answer(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    let cors = added.cors_origin.as_deref().filter(|o| {
+        // It came from a header value the gate could read as text; never a line break.
+        o.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    });
+    let replaced = |name: &HeaderName| {
+        (added.api && holdix_gate::API_HEADERS.iter().any(|(n, _)| n == name))
+            || (cors.is_some()
+                && (name == header::ACCESS_CONTROL_ALLOW_ORIGIN
+                    || name == header::ACCESS_CONTROL_EXPOSE_HEADERS))
+    };
     for (name, value) in &parts.headers {
         // Framing is this writer's; a HEAD answer keeps the length it announces.
         let framing_header = name == header::TRANSFER_ENCODING
             || name == header::CONNECTION
             || (name == header::CONTENT_LENGTH && !is_head);
-        if !framing_header {
+        if !framing_header && !replaced(name) {
+            header_line(out, name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+    if added.api {
+        for (name, value) in &holdix_gate::API_HEADERS {
+            header_line(out, name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+    if let Some(origin) = cors {
+        header_line(out, b"access-control-allow-origin", origin.as_bytes());
+        for (name, value) in &holdix_gate::CORS_HEADERS {
             header_line(out, name.as_str().as_bytes(), value.as_bytes());
         }
     }
@@ -454,7 +481,6 @@ async fn write_answer(
     if close {
         header_line(out, b"connection", b"close");
     }
-    // A file's body does not know its length; its head does.
     let length = http_body::Body::size_hint(&body).exact().or_else(|| {
         parts
             .headers

@@ -433,8 +433,7 @@ fn parse_head(buf: &[u8], keep: &impl Fn(&str) -> bool) -> Result<Option<(usize,
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
     });
     let reusable = answer.version == Some(1) && !close;
-    // Room for what the proxy adds to every answer (see `crate::handle`).
-    let mut headers = HeaderMap::with_capacity(16);
+    let mut headers = HeaderMap::new();
     for h in answer.headers.iter() {
         let Ok(name) = HeaderName::from_bytes(h.name.as_bytes()) else {
             continue;
