@@ -213,16 +213,7 @@ impl Loop {
             };
             let head = match head {
                 Ok(head) => head,
-                Err(e) => {
-                    let answer = refusal(&e.refusal());
-                    if write_answer(&mut stream, &mut out, answer, false, true)
-                        .await
-                        .is_ok()
-                    {
-                        linger(&mut stream).await;
-                    }
-                    return;
-                }
+                Err(e) => return self.refuse(&mut stream, &mut out, &e.refusal()).await,
             };
             bytes::Buf::advance(&mut buf, head.length);
             let Head {
@@ -235,7 +226,10 @@ impl Loop {
             let go_on = b"HTTP/1.1 100 Continue\r\n\r\n";
             if expects_continue
                 && framing != Framing::Empty
-                && stream.write_all(go_on).await.is_err()
+                && !matches!(
+                    timeout(self.deadline, stream.write_all(go_on)).await,
+                    Ok(Ok(()))
+                )
             {
                 return;
             }
@@ -258,14 +252,8 @@ impl Loop {
                 Ok(Err(BodyError::Closed)) => return,
                 Ok(Err(BodyError::TooLarge)) => Err(Unread::TooLarge),
                 Ok(Err(BodyError::Malformed)) => {
-                    let answer = refusal(&Malformed::Framing.refusal());
-                    if write_answer(&mut stream, &mut out, answer, false, true)
-                        .await
-                        .is_ok()
-                    {
-                        linger(&mut stream).await;
-                    }
-                    return;
+                    let refused = Malformed::Framing.refusal();
+                    return self.refuse(&mut stream, &mut out, &refused).await;
                 }
                 Err(_) => Err(Unread::TooSlow),
             };
@@ -295,6 +283,21 @@ impl Loop {
             if close || written.is_err() {
                 return;
             }
+        }
+    }
+}
+
+impl Loop {
+    /// Answers a request the connection cannot go on after, then closes it: every write to a
+    /// client has the request deadline, so one that reads nothing cannot hold its place.
+    async fn refuse(&self, stream: &mut TcpStream, out: &mut Vec<u8>, refused: &Refusal) {
+        let answer = refusal(refused);
+        let written = timeout(
+            self.deadline,
+            write_answer(stream, out, answer, false, true),
+        );
+        if matches!(written.await, Ok(Ok(()))) {
+            linger(stream).await;
         }
     }
 }
