@@ -34,14 +34,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
-use crate::wire::{self, BodyError, Framing};
+use crate::wire::{self, BodyError, Framing, MAX_HEAD, MAX_HEADERS};
 use crate::{handle, shared, Added, Config};
 use holdix_gate::Refusal;
-
-/// The largest request head (request line and headers) taken.
-pub const MAX_HEAD: usize = 64 * 1024;
-/// The most headers a request may carry (as hyper allows).
-pub const MAX_HEADERS: usize = 100;
 
 /// Serves the proxy on `listener` until `shutdown` resolves; then stops accepting, closes
 /// idle connections and lets open requests finish (for at most the request deadline).

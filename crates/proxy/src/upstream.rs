@@ -29,15 +29,12 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::wire::{self, BodyError, Framing};
+use crate::wire::{self, BodyError, Framing, MAX_HEAD, MAX_HEADERS};
 use crate::Upstream;
 
 /// The largest answer taken from an exchange (the largest Holdix reads, Binance's price list
 /// for every symbol, is about 1 MB).
 pub const MAX_ANSWER: usize = 16 * 1024 * 1024;
-/// The largest answer head (status line and headers).
-const MAX_HEAD: usize = 64 * 1024;
-const MAX_HEADERS: usize = 100;
 /// Idle connections kept per upstream, and for how long.
 const MAX_IDLE: usize = 128;
 const IDLE_FOR: Duration = Duration::from_secs(90);
@@ -111,16 +108,23 @@ pub async fn send(
     // A pooled connection first; if it turns out closed before any answer byte, a new one.
     if let Some(mut conn) = checkout(origin) {
         match exchange(&mut conn, &request, &keep).await {
-            Ok((answer, reusable)) => {
-                checkin(origin, conn, reusable);
-                return Ok(answer);
-            }
             Err(Attempt::Stale) => {}
-            Err(Attempt::Failed(f)) => return Err(f),
+            done => return finish(origin, conn, done),
         }
     }
     let mut conn = connect(origin).await?;
-    match exchange(&mut conn, &request, &keep).await {
+    let done = exchange(&mut conn, &request, &keep).await;
+    finish(origin, conn, done)
+}
+
+/// An exchange's outcome: the answer, with the connection back in the pool if it can be
+/// used again.
+fn finish(
+    origin: &Origin,
+    conn: Conn,
+    done: Result<(Upstream, bool), Attempt>,
+) -> Result<Upstream, Failed> {
+    match done {
         Ok((answer, reusable)) => {
             checkin(origin, conn, reusable);
             Ok(answer)

@@ -5,6 +5,11 @@
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+/// The largest message head (start line and headers) taken from a client or an exchange.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// The most headers a head may carry (as hyper allows).
+pub const MAX_HEADERS: usize = 100;
+
 /// Why a body could not be read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
