@@ -233,10 +233,15 @@ impl LogLine {
     }
 }
 
-/// Answers one request from `peer` (called by [`serve`] directly: no router, as there is
-/// nothing to route before the checks below).
-async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> (Response, Added) {
-    let started = Instant::now();
+/// Answers one request from `peer`, whose head arrived whole at `started` (called by
+/// [`serve`] directly: no router, as there is nothing to route before the checks below).
+/// The clock is read once per request, there: everything after uses `started`.
+async fn handle(
+    shared: &Shared,
+    peer: SocketAddr,
+    req: Received,
+    started: Instant,
+) -> (Response, Added) {
     let (parts, body) = req.into_parts();
     let method = &parts.method;
     let client = limits::client_ip(peer.ip(), &parts.headers, &shared.config.trusted_proxies);
@@ -253,7 +258,7 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> (Respon
     let mut logged = false;
     let response = match decision.class {
         Class::Refuse(r) => refused(&r),
-        Class::Batch => batch(&shared, client, body).await,
+        Class::Batch => batch(shared, client, body, started).await,
         Class::Preflight(e) => match holdix_gate::preflight(e, &parts.headers) {
             Ok(headers) => {
                 let mut response = StatusCode::NO_CONTENT.into_response();
@@ -264,7 +269,8 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Received) -> (Respon
         },
         Class::Exchange { exchange, route } => {
             logged = true;
-            let (response, allowed) = forward(&shared, exchange, route, client, &parts, body).await;
+            let (response, allowed) =
+                forward(shared, (exchange, route), client, (&parts, body), started).await;
             LogLine::new(method, Some(exchange), allowed).emit(
                 "request",
                 response.status(),
@@ -346,6 +352,9 @@ struct Outgoing<'a> {
     query: Option<&'a str>,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
+    /// When the client's request arrived: the budgets and the upstream deadline count from
+    /// here.
+    started: Instant,
 }
 
 /// The client's token, then the route check: `Err` is the refusal to send back. The token
@@ -383,14 +392,16 @@ async fn dispatch(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         key.push_str(name.as_str());
         key.push_str(value.to_str().unwrap_or(""));
     }
-    shared.public.get_or_fetch(key, budgeted(shared, out)).await
+    // Boxed: the shared answer's future holds the fetch several times over (about 8 KB), and
+    // every private request would otherwise carry, and move, that much state.
+    Box::pin(shared.public.get_or_fetch(key, budgeted(shared, out))).await
 }
 
 async fn budgeted(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let (exchange, route) = (out.exchange, out.route);
     if let Err(held) = shared
         .hosts
-        .admit(exchange.prefix, exchange.budget, route.cost)
+        .admit(exchange.prefix, exchange.budget, route.cost, out.started)
     {
         let (error, wait) = match held {
             Held::Budget { retry_after } => (
@@ -436,7 +447,7 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let Some(origin) = origin else {
         return local(Refusal::bad_target(route)).await;
     };
-    let deadline = tokio::time::Instant::now() + shared.config.timeout;
+    let deadline = tokio::time::Instant::from_std(out.started) + shared.config.timeout;
     let sent = upstream::send(
         origin,
         &out.route.method,
@@ -471,11 +482,10 @@ fn body_of(
 /// One exchange request: admitted, then sent; also the allowed route, for the log line.
 async fn forward(
     shared: &Shared,
-    exchange: &'static Exchange,
-    route: &str,
+    (exchange, route): (&'static Exchange, &str),
     client: IpAddr,
-    parts: &axum::http::request::Parts,
-    body: Result<Bytes, Unread>,
+    (parts, body): (&axum::http::request::Parts, Result<Bytes, Unread>),
+    started: Instant,
 ) -> (Response, Option<&'static Route>) {
     let route = match admit(shared, exchange, &parts.method, route, client) {
         Ok(route) => route,
@@ -497,13 +507,19 @@ async fn forward(
         query: parts.uri.query(),
         headers,
         body,
+        started,
     };
     (dispatch(shared, out).await.into_response(), Some(route))
 }
 
 /// `POST /batch` (format and checks in [`holdix_gate::batch`]): the items are sent
 /// upstream concurrently, each checked exactly like a direct request.
-async fn batch(shared: &Shared, client: IpAddr, body: Result<Bytes, Unread>) -> Response {
+async fn batch(
+    shared: &Shared,
+    client: IpAddr,
+    body: Result<Bytes, Unread>,
+    started: Instant,
+) -> Response {
     let body = match body_of(shared, body, "/batch") {
         Ok(body) => body,
         Err(refused) => return *refused,
@@ -513,7 +529,6 @@ async fn batch(shared: &Shared, client: IpAddr, body: Result<Bytes, Unread>) -> 
         Err(r) => return refused(&r),
     };
     let one = |item: batch::Item| async move {
-        let started = Instant::now();
         let method = item.method();
         let (route, query) = item.target();
         let exchange = item.exchange();
@@ -530,6 +545,7 @@ async fn batch(shared: &Shared, client: IpAddr, body: Result<Bytes, Unread>) -> 
                         query,
                         headers: item.forwarded_headers(exchange, known),
                         body: Bytes::from(item.body.clone()),
+                        started,
                     };
                     dispatch(shared, out).await
                 }

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -140,9 +140,23 @@ impl Clients {
 }
 
 /// Per exchange host: the proxy-wide budget and a pause the exchange asked for.
-#[derive(Default)]
 pub struct Hosts {
     state: Mutex<HashMap<&'static str, HostState>>,
+    /// When the last pause of any host ends, in milliseconds from `epoch` (rounded up): a
+    /// route that costs nothing passes without the lock, which every event loop would
+    /// otherwise take on every request, while no host is paused.
+    pauses_end: AtomicU64,
+    epoch: Instant,
+}
+
+impl Default for Hosts {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            pauses_end: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 struct HostState {
@@ -161,8 +175,16 @@ pub enum Held {
 
 impl Hosts {
     /// Spends `cost` of `host`'s budget, unless the host is paused or the budget is spent.
-    pub fn admit(&self, host: &'static str, budget: Budget, cost: u32) -> Result<(), Held> {
-        let now = Instant::now();
+    pub fn admit(
+        &self,
+        host: &'static str,
+        budget: Budget,
+        cost: u32,
+        now: Instant,
+    ) -> Result<(), Held> {
+        if cost == 0 && self.millis(now) >= self.pauses_end.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut map = self.state.lock().expect("host limiter lock");
         let state = map.entry(host).or_insert_with(|| HostState {
             bucket: Bucket::full(budget, now),
@@ -186,6 +208,10 @@ impl Hosts {
             .map_err(|retry_after| Held::Budget { retry_after })
     }
 
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Records an exchange's answer: 429 or 418 with `Retry-After` (seconds), or 418 alone
     /// (an IP ban; Binance's last at least two minutes), pauses the host.
     pub fn observe(&self, host: &'static str, budget: Budget, status: u16, headers: &HeaderMap) {
@@ -205,6 +231,8 @@ impl Hosts {
         };
         let until = Instant::now() + Duration::from_secs(seconds.min(3 * 24 * 3600));
         let mut map = self.state.lock().expect("host limiter lock");
+        self.pauses_end
+            .fetch_max(self.millis(until) + 1, Ordering::AcqRel);
         let state = map.entry(host).or_insert_with(|| HostState {
             bucket: Bucket::full(budget, Instant::now()),
             paused_until: None,
@@ -335,6 +363,9 @@ fn parse_node(text: &str) -> Option<IpAddr> {
 pub struct Slots {
     used: AtomicUsize,
     max: usize,
+    /// Requests waiting for a slot: a slot given back wakes one only when there is one
+    /// (waking nobody would still write to the notifier, shared by every event loop).
+    waiting: AtomicUsize,
     freed: tokio::sync::Notify,
 }
 
@@ -346,13 +377,14 @@ impl Slots {
         Self {
             used: AtomicUsize::new(0),
             max,
+            waiting: AtomicUsize::new(0),
             freed: tokio::sync::Notify::new(),
         }
     }
 
     fn try_take(&self) -> Option<Slot<'_>> {
         self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| {
                 (u < self.max).then_some(u + 1)
             })
             .ok()
@@ -365,6 +397,9 @@ impl Slots {
             return Some(slot);
         }
         let until = tokio::time::Instant::now() + patience;
+        // Counted before the last try, so that a slot given back after it sees the count.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(self);
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
@@ -377,10 +412,21 @@ impl Slots {
     }
 }
 
+/// A request counted in [`Slots::waiting`]; uncounted when it stops waiting, however.
+struct Waiting<'a>(&'a Slots);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.used.fetch_sub(1, Ordering::AcqRel);
-        self.0.freed.notify_one();
+        self.0.used.fetch_sub(1, Ordering::SeqCst);
+        if self.0.waiting.load(Ordering::SeqCst) > 0 {
+            self.0.freed.notify_one();
+        }
     }
 }
 
@@ -444,30 +490,40 @@ mod tests {
     #[test]
     fn host_budget_and_exchange_pause() {
         let hosts = Hosts::default();
-        assert!(hosts.admit("okx", SLOW, 1).is_ok());
-        assert!(hosts.admit("okx", SLOW, 1).is_ok());
+        assert!(hosts.admit("okx", SLOW, 1, Instant::now()).is_ok());
+        assert!(hosts.admit("okx", SLOW, 1, Instant::now()).is_ok());
         assert_eq!(
-            hosts.admit("okx", SLOW, 1),
+            hosts.admit("okx", SLOW, 1, Instant::now()),
             Err(Held::Budget { retry_after: 1 })
         );
-        assert!(hosts.admit("okx", SLOW, 0).is_ok(), "free routes pass");
-        assert!(hosts.admit("bybit", SLOW, 1).is_ok(), "hosts are separate");
+        assert!(
+            hosts.admit("okx", SLOW, 0, Instant::now()).is_ok(),
+            "free routes pass"
+        );
+        assert!(
+            hosts.admit("bybit", SLOW, 1, Instant::now()).is_ok(),
+            "hosts are separate"
+        );
 
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("30"));
         hosts.observe("bybit", SLOW, 429, &h);
         assert!(matches!(
-            hosts.admit("bybit", SLOW, 0),
+            hosts.admit("bybit", SLOW, 0, Instant::now()),
             Err(Held::Paused {
                 retry_after: 29..=30
             })
         ));
+        assert!(
+            hosts.admit("okx", SLOW, 0, Instant::now()).is_ok(),
+            "a pause is the host's own"
+        );
         // 429 without Retry-After (an account's own limit) pauses nothing; 418 does.
         hosts.observe("whitebit", SLOW, 429, &HeaderMap::new());
-        assert!(hosts.admit("whitebit", SLOW, 1).is_ok());
+        assert!(hosts.admit("whitebit", SLOW, 1, Instant::now()).is_ok());
         hosts.observe("whitebit", SLOW, 418, &HeaderMap::new());
         assert!(matches!(
-            hosts.admit("whitebit", SLOW, 1),
+            hosts.admit("whitebit", SLOW, 1, Instant::now()),
             Err(Held::Paused {
                 retry_after: 119..=120
             })
@@ -547,5 +603,28 @@ mod tests {
         let (third, ()) = tokio::join!(waiting, give_back);
         assert!(third.is_some());
         assert_eq!(slots.used.load(Ordering::Acquire), 2);
+        // Two waiting, both given back at once: each waiter is woken, none sleeps on while
+        // a slot is free.
+        drop((third, _b));
+        let (c, d) = (slots.take(patience).await, slots.take(patience).await);
+        let both = async {
+            tokio::join!(
+                slots.take(Duration::from_secs(5)),
+                slots.take(Duration::from_secs(5))
+            )
+        };
+        let give_back = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop((c, d));
+        };
+        let started = Instant::now();
+        let ((e, f), ()) = tokio::join!(both, give_back);
+        assert!(e.is_some() && f.is_some());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            slots.waiting.load(Ordering::Acquire),
+            0,
+            "nobody counted as waiting"
+        );
     }
 }

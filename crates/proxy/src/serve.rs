@@ -21,6 +21,7 @@
 //! thin proxy needs of HTTP/1.1 is this much; the measured effect is in the README.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::wire::{self, BodyError, Framing, MAX_HEAD, MAX_HEADERS};
@@ -55,20 +56,22 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let threads = config.threads.max(1);
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let (stop, stopping) = watch::channel(false);
     let own = Loop {
         header_timeout: config.header_timeout,
         body_timeout: config.body_timeout,
         deadline: config.request_deadline,
         max_body: config.max_body,
-        stopping,
+        stop: Arc::default(),
         shared: shared(config),
     };
     let mut others = Vec::new();
     let mut hands = Vec::new();
     for i in 1..threads {
         let (hand, dealt) = mpsc::unbounded_channel::<Dealt>();
-        let each = own.clone();
+        let each = Loop {
+            stop: Arc::default(),
+            ..own.clone()
+        };
         let thread = std::thread::Builder::new()
             .name(format!("holdix-proxy-{i}"))
             .spawn(move || -> std::io::Result<()> {
@@ -117,8 +120,8 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let _ = stop.send(true);
-    // The other loops finish their connections once no more are dealt.
+    own.stop.begin();
+    // The other loops stop, and finish their connections once no more are dealt.
     drop(hands);
     drop(open);
     let _ = timeout(own.deadline, all_closed.recv()).await;
@@ -126,6 +129,26 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     Ok(())
+}
+
+/// Stopping, as one event loop sees it. Each loop has its own, set by itself when the
+/// dealing of connections ends, so that no connection waits on state another thread writes
+/// (with one signal for all, every request would touch memory shared by every core).
+#[derive(Default)]
+struct Stop {
+    set: AtomicBool,
+    announced: Notify,
+}
+
+impl Stop {
+    fn begin(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.announced.notify_waiters();
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Relaxed)
+    }
 }
 
 /// A connection dealt to another loop, with its place under the connection limit.
@@ -139,8 +162,8 @@ struct Loop {
     body_timeout: Duration,
     deadline: Duration,
     max_body: usize,
-    /// Turns true when the proxy stops: idle connections close, busy ones after the answer.
-    stopping: watch::Receiver<bool>,
+    /// This loop's own: idle connections close, busy ones after the answer.
+    stop: Arc<Stop>,
     shared: Arc<crate::Shared>,
 }
 
@@ -154,6 +177,7 @@ impl Loop {
                 self.serve(stream, peer, permit, open.clone());
             }
         }
+        self.stop.begin();
         drop(open);
         let _ = timeout(self.deadline, all_closed.recv()).await;
     }
@@ -173,14 +197,19 @@ impl Loop {
         });
     }
 
-    async fn connection(mut self, mut stream: TcpStream, peer: SocketAddr) {
+    async fn connection(self, mut stream: TcpStream, peer: SocketAddr) {
         let mut buf = BytesMut::with_capacity(wire::READ_SIZE);
         let mut out = Vec::with_capacity(4096);
         // One timer for the head and one for the answer, moved on at each request: pushing a
         // timer's deadline later costs no trip to tokio's timer wheel, a new timer two.
         let head_timer = tokio::time::sleep(self.header_timeout);
         let answer_timer = tokio::time::sleep(self.deadline);
-        tokio::pin!(head_timer, answer_timer);
+        // Created before the flag is read: a stop after this point wakes it.
+        let stopped = self.stop.announced.notified();
+        tokio::pin!(head_timer, answer_timer, stopped);
+        if self.stop.is_set() {
+            return;
+        }
         loop {
             head_timer
                 .as_mut()
@@ -203,7 +232,7 @@ impl Loop {
                     // Too slow (or idle too long).
                     () = &mut head_timer => return,
                     // Stopping: a connection between requests closes now.
-                    _ = self.stopping.wait_for(|s| *s), if buf.is_empty() => return,
+                    () = &mut stopped, if buf.is_empty() => return,
                 }
             };
             let head = match head {
@@ -259,17 +288,17 @@ impl Loop {
             answer_timer.as_mut().reset(now + self.deadline);
             let answer = tokio::select! {
                 biased;
-                answer = handle(self.shared.clone(), peer, request) => answer,
+                answer = handle(&self.shared, peer, request, now.into_std()) => answer,
                 () = &mut answer_timer => refusal(&Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the request took too long; try again",
                     "",
                 )),
             };
-            let close = !keep_alive || unread || *self.stopping.borrow();
+            let close = !keep_alive || unread || self.stop.is_set();
             let written = tokio::select! {
                 biased;
-                written = write_answer(&mut stream, &mut out, answer, is_head, close) => written,
+                written = write_answer(&mut stream, &mut out, answer, (is_head, close), now) => written,
                 () = &mut answer_timer => return,
             };
             if unread && written.is_ok() {
@@ -289,7 +318,7 @@ impl Loop {
         let answer = refusal(refused);
         let written = timeout(
             self.deadline,
-            write_answer(stream, out, answer, false, true),
+            write_answer(stream, out, answer, (false, true), Instant::now()),
         );
         if matches!(written.await, Ok(Ok(()))) {
             linger(stream).await;
@@ -426,13 +455,14 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Malformed> {
 
 /// Writes `answer` (the head with what `Added` says, then the body: in one write when the
 /// body is in memory); `close` says so to the client. A body the head announces but
-/// `is_head` leaves out.
+/// `is_head` leaves out. `Date` is `at`, when the request arrived (the proxy answers within
+/// its deadline), so that the clock is not read again.
 async fn write_answer(
     stream: &mut TcpStream,
     out: &mut Vec<u8>,
     (answer, added): (Response, Added),
-    is_head: bool,
-    close: bool,
+    (is_head, close): (bool, bool),
+    at: Instant,
 ) -> std::io::Result<()> {
     let (parts, body) = answer.into_parts();
     let status = parts.status;
@@ -475,7 +505,7 @@ async fn write_answer(
             header_line(out, name.as_str().as_bytes(), value.as_bytes());
         }
     }
-    header_line(out, b"date", date().as_bytes());
+    date_line(out, at);
     if close {
         header_line(out, b"connection", b"close");
     }
@@ -563,24 +593,27 @@ fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Today's `Date` header value, formatted once a second per thread.
-fn date() -> std::rc::Rc<str> {
+/// The `Date` header line at `at` (a time already read for the request), formatted once a
+/// second per thread: the wall clock is read only when a new second starts.
+fn date_line(out: &mut Vec<u8>, at: Instant) {
     use std::cell::RefCell;
-    use std::time::SystemTime;
+    use std::time::{SystemTime, UNIX_EPOCH};
     thread_local! {
-        static DATE: RefCell<(u64, std::rc::Rc<str>)> = RefCell::new((0, "".into()));
+        /// The text, and when the second it names ends.
+        static DATE: RefCell<(String, Option<Instant>)> = const { RefCell::new((String::new(), None)) };
     }
-    let now = SystemTime::now();
-    let second = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     DATE.with(|date| {
         let mut date = date.borrow_mut();
-        if date.0 != second {
-            *date = (second, httpdate::fmt_http_date(now).into());
+        if date.1.is_none_or(|ends| at >= ends) {
+            let wall = SystemTime::now();
+            let into_second = wall
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let left = Duration::from_secs(1) - Duration::from_nanos(u64::from(into_second));
+            *date = (httpdate::fmt_http_date(wall), Some(at + left));
         }
-        date.1.clone()
-    })
+        header_line(out, b"date", date.0.as_bytes());
+    });
 }
 
 /// A request as the handlers get it: its body read whole already (so a handler never waits
@@ -604,6 +637,37 @@ pub fn for_static(request: Received) -> Request<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_date_is_the_wall_clocks_and_moves_on_each_second() {
+        let date_at = |at| {
+            let mut out = Vec::new();
+            date_line(&mut out, at);
+            let line = String::from_utf8(out).unwrap();
+            let text = line
+                .strip_prefix("date: ")
+                .unwrap()
+                .strip_suffix("\r\n")
+                .unwrap();
+            httpdate::parse_http_date(text).unwrap()
+        };
+        let at = Instant::now();
+        let wall = std::time::SystemTime::now();
+        let first = date_at(at);
+        let off = wall.duration_since(first).unwrap_or_else(|e| e.duration());
+        assert!(off < Duration::from_secs(2), "{off:?} from the wall clock");
+        assert_eq!(date_at(at), first, "the same second is not read again");
+        // Past the next second of the wall clock, a request gets the new second.
+        let into = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis();
+        std::thread::sleep(Duration::from_millis(u64::from(1010 - into)));
+        assert!(
+            date_at(Instant::now()) > first,
+            "a later second, a later date"
+        );
+    }
 
     #[test]
     fn heads_are_read_as_rfc9112_writes_them() {

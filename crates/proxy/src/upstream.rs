@@ -112,7 +112,8 @@ pub async fn send(
             done => return finish(origin, conn, done),
         }
     }
-    let mut conn = connect(origin).await?;
+    // Boxed: a TLS handshake's state is large, and only new connections need it.
+    let mut conn = Box::pin(connect(origin)).await?;
     let done = exchange(&mut conn, &request, &keep).await;
     finish(origin, conn, done)
 }

@@ -1140,16 +1140,24 @@ async fn shutdown_closes_idle_connections_and_finishes_open_requests() {
     let server = tokio::spawn(holdix_proxy::serve(listener, config, async {
         let _ = stopped.await;
     }));
-    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Connections are dealt to the two event loops in turn: one idle connection on each,
+    // and the busy one on the first.
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let busy = tokio::spawn(raw(addr, "GET /okx/api/v5/public/time", "", b""));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _ = stop.send(());
-    let mut out = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(2), idle.read_to_end(&mut out)).await;
-    assert!(
-        closed.is_ok() && out.is_empty(),
-        "the idle connection is closed"
-    );
+    for (i, idle) in idle.iter_mut().enumerate() {
+        let mut out = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(2), idle.read_to_end(&mut out)).await;
+        assert!(
+            closed.is_ok() && out.is_empty(),
+            "idle connection {i} is closed"
+        );
+    }
     let (status, resp) = busy.await.unwrap();
     assert_eq!(status, 200, "the open request is answered: {resp}");
     tokio::time::timeout(Duration::from_secs(5), server)
