@@ -17,9 +17,12 @@ const PATH: &str = "/api/v5/account/balance";
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const CONNECTIONS: &str = "32";
 const SECONDS: &str = "10s";
-/// Rounds per target, interleaved (direct, holdix-proxy, nginx proxy, cors-anywhere, direct,
-/// …) so that drift on the shared machine hits all alike; the figures are per-target medians.
-const ROUNDS: usize = 3;
+/// Rounds per target, interleaved (direct, holdix-proxy, nginx proxy, the Worker,
+/// cors-anywhere, direct, …) so that drift on the shared machine hits all alike; holdix-proxy
+/// and nginx take turns going first (an even number of rounds, so each goes first as often),
+/// as the one that runs right after another target's load fares differently. The figures
+/// are per-target medians; every round's figures go to stderr.
+const ROUNDS: usize = 4;
 
 /// Starts a quiet service (its output discarded) and waits until `probe` answers.
 fn quiet(mut cmd: Command, addr: &str, probe: &str) -> Result<Service> {
@@ -46,10 +49,12 @@ fn nginx(dir: &Path, addr: &str, server: &str, probe: &str) -> Result<Service> {
     quiet(nginx, addr, probe)
 }
 
-/// The upstream: a fixed OKX-shaped answer on every path.
+/// The upstream: a fixed OKX-shaped answer on every path. `reuseport`: its workers take
+/// equal shares of the connections. Without it, one worker took 70 % of a proxy's pooled
+/// connections in one run and half in the next, and the figures followed that draw.
 fn start_upstream(dir: &Path, addr: &str) -> Result<Service> {
     let server = format!(
-        "  server {{\n    listen {addr};\n    location / {{ default_type application/json; return 200 '{BODY}'; }}\n  }}"
+        "  server {{\n    listen {addr} reuseport;\n    location / {{ default_type application/json; return 200 '{BODY}'; }}\n  }}"
     );
     nginx(dir, addr, &server, "/")
 }
@@ -151,11 +156,16 @@ fn wrk(url: &str, headers: &[&str]) -> Result<Load> {
     })
 }
 
-/// Per-figure medians of several runs.
+/// Per-figure medians of several runs (of an even number, the mean of the middle two).
 fn median(runs: Vec<Load>) -> Load {
     let mid = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        let n = v.len();
+        if n.is_multiple_of(2) {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        } else {
+            v[n / 2]
+        }
     };
     Load {
         rps: mid(&mut runs.iter().map(|l| l.rps).collect()),
@@ -223,18 +233,35 @@ pub fn proxy_figures(proxy_bin: &PathBuf, edge: &Edge) -> Result<Vec<String>> {
         let origin = [origin[0].as_str()];
         let (mut direct, mut through_proxy, mut through_cors) = (vec![], vec![], vec![]);
         let (mut through_nginx, mut through_edge) = (vec![], vec![]);
-        for _ in 0..ROUNDS {
+        for round in 0..ROUNDS {
             direct.push(wrk(&format!("http://{nginx_addr}{path}"), &[])?);
-            through_proxy.push(wrk(&format!("http://{proxy_addr}/okx{path}"), &origin)?);
-            through_nginx.push(wrk(
-                &format!("http://{nginx_proxy_addr}/okx{path}"),
-                &origin,
-            )?);
+            let proxy_url = format!("http://{proxy_addr}/okx{path}");
+            let nginx_url = format!("http://{nginx_proxy_addr}/okx{path}");
+            if round.is_multiple_of(2) {
+                through_proxy.push(wrk(&proxy_url, &origin)?);
+                through_nginx.push(wrk(&nginx_url, &origin)?);
+            } else {
+                through_nginx.push(wrk(&nginx_url, &origin)?);
+                through_proxy.push(wrk(&proxy_url, &origin)?);
+            }
             through_edge.push(wrk(&format!("http://{edge_addr}/okx{path}"), &origin)?);
             through_cors.push(wrk(
                 &format!("http://{cors_addr}/http://{nginx_addr}{path}"),
                 &origin,
             )?);
+            let shown = |name: &str, runs: &[Load]| {
+                let l = &runs[round];
+                format!("{name} {:.0} req/s p99 {:.2} ms", l.rps, l.p99_ms)
+            };
+            eprintln!(
+                "proxy bench round {}: {}; {}; {}; {}; {}",
+                round + 1,
+                shown("direct", &direct),
+                shown("holdix-proxy", &through_proxy),
+                shown("nginx", &through_nginx),
+                shown("edge", &through_edge),
+                shown("cors-anywhere", &through_cors),
+            );
         }
         let proxy_rss = peak_rss_mb(proxy.pid());
         let cors_rss = peak_rss_mb(cors.pid());

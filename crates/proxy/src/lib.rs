@@ -450,19 +450,18 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let deadline = tokio::time::Instant::from_std(out.started) + shared.config.timeout;
     let sent = upstream::send(
         origin,
-        &out.route.method,
-        out.route.path,
-        out.query,
+        (&out.route.method, out.route.path, out.query),
         &out.headers,
         &out.body,
         holdix_gate::passes_back,
+        deadline,
     );
-    match tokio::time::timeout_at(deadline, sent).await {
-        Err(_) => local(Refusal::upstream_timeout(route)).await,
-        Ok(Err(upstream::Failed::Unreachable)) => local(Refusal::upstream_unreachable(route)).await,
-        Ok(Err(upstream::Failed::CutOff)) => local(Refusal::upstream_cut_off(route)).await,
-        Ok(Err(upstream::Failed::Unreadable)) => local(Refusal::upstream_unreadable(route)).await,
-        Ok(Ok(answer)) => answer,
+    match sent.await {
+        Err(upstream::Failed::TimedOut) => local(Refusal::upstream_timeout(route)).await,
+        Err(upstream::Failed::Unreachable) => local(Refusal::upstream_unreachable(route)).await,
+        Err(upstream::Failed::CutOff) => local(Refusal::upstream_cut_off(route)).await,
+        Err(upstream::Failed::Unreadable) => local(Refusal::upstream_unreadable(route)).await,
+        Ok(answer) => answer,
     }
 }
 /// The request's body, or the refusal for why it could not be read.

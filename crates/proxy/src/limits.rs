@@ -182,8 +182,11 @@ impl Hosts {
         cost: u32,
         now: Instant,
     ) -> Result<(), Held> {
-        if cost == 0 && self.millis(now) >= self.pauses_end.load(Ordering::Acquire) {
-            return Ok(());
+        if cost == 0 {
+            let end = self.pauses_end.load(Ordering::Acquire);
+            if end == 0 || self.millis(now) >= end {
+                return Ok(());
+            }
         }
         let mut map = self.state.lock().expect("host limiter lock");
         let state = map.entry(host).or_insert_with(|| HostState {

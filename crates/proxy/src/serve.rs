@@ -22,7 +22,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -494,16 +494,15 @@ async fn write_answer(
             header_line(out, name.as_str().as_bytes(), value.as_bytes());
         }
     }
+    // The fixed header lines, rendered once.
+    static API_LINES: LazyLock<Vec<u8>> = LazyLock::new(|| lines(&holdix_gate::API_HEADERS));
+    static CORS_LINES: LazyLock<Vec<u8>> = LazyLock::new(|| lines(&holdix_gate::CORS_HEADERS));
     if added.api {
-        for (name, value) in &holdix_gate::API_HEADERS {
-            header_line(out, name.as_str().as_bytes(), value.as_bytes());
-        }
+        out.extend_from_slice(&API_LINES);
     }
     if let Some(origin) = cors {
         header_line(out, b"access-control-allow-origin", origin.as_bytes());
-        for (name, value) in &holdix_gate::CORS_HEADERS {
-            header_line(out, name.as_str().as_bytes(), value.as_bytes());
-        }
+        out.extend_from_slice(&CORS_LINES);
     }
     date_line(out, at);
     if close {
@@ -584,6 +583,14 @@ async fn write_answer(
             stream.write_all(b"0\r\n\r\n").await
         }
     }
+}
+
+fn lines(headers: &[(HeaderName, HeaderValue)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        header_line(&mut out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    out
 }
 
 fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

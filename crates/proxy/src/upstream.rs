@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::{sleep_until, Sleep};
 
 use crate::wire::{self, BodyError, Framing, MAX_HEAD, MAX_HEADERS};
 use crate::Upstream;
@@ -50,6 +51,8 @@ pub enum Failed {
     CutOff,
     /// The answer is not HTTP/1.1 as it must be, or larger than [`MAX_ANSWER`].
     Unreadable,
+    /// No whole answer by the deadline.
+    TimedOut,
 }
 
 /// Where an exchange's requests go: parsed once, when the proxy starts.
@@ -96,26 +99,49 @@ impl Origin {
 /// and `body`; the answer keeps only the headers for which `keep(name)` holds.
 pub async fn send(
     origin: &Origin,
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
+    (method, path, query): (&Method, &str, Option<&str>),
     headers: &[(HeaderName, HeaderValue)],
     body: &[u8],
     keep: impl Fn(&str) -> bool,
+    deadline: tokio::time::Instant,
 ) -> Result<Upstream, Failed> {
     let mut request = Vec::with_capacity(256 + body.len());
     write_request(&mut request, method, origin, (path, query), headers, body);
     // A pooled connection first; if it turns out closed before any answer byte, a new one.
     if let Some(mut conn) = checkout(origin) {
-        match exchange(&mut conn, &request, &keep).await {
+        match timed(&mut conn, &request, &keep, deadline).await {
             Err(Attempt::Stale) => {}
             done => return finish(origin, conn, done),
         }
     }
     // Boxed: a TLS handshake's state is large, and only new connections need it.
-    let mut conn = Box::pin(connect(origin)).await?;
-    let done = exchange(&mut conn, &request, &keep).await;
+    let connecting = tokio::time::timeout_at(deadline, Box::pin(connect(origin)));
+    let mut conn = connecting.await.map_err(|_| Failed::TimedOut)??;
+    let done = timed(&mut conn, &request, &keep, deadline).await;
     finish(origin, conn, done)
+}
+
+/// [`exchange`] by `deadline`, on the connection's own timer: moving a timer's deadline
+/// later costs no trip to the runtime's timer wheel, as a new timer per request would.
+async fn timed(
+    conn: &mut Conn,
+    request: &[u8],
+    keep: &impl Fn(&str) -> bool,
+    deadline: tokio::time::Instant,
+) -> Result<(Upstream, bool), Attempt> {
+    let mut timer = conn
+        .timer
+        .take()
+        .unwrap_or_else(|| Box::pin(sleep_until(deadline)));
+    timer.as_mut().reset(deadline);
+    let done = tokio::select! {
+        biased;
+        done = exchange(conn, request, keep) => done,
+        // Unknown how far the exchange got: the connection is not used again.
+        () = timer.as_mut() => return Err(Attempt::Failed(Failed::TimedOut)),
+    };
+    conn.timer = Some(timer);
+    done
 }
 
 /// An exchange's outcome: the answer, with the connection back in the pool if it can be
@@ -182,6 +208,8 @@ struct Conn {
     stream: Stream,
     buf: BytesMut,
     idle_since: Instant,
+    /// The deadline of the request on it (see [`timed`]).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 enum Stream {
@@ -340,6 +368,7 @@ async fn connect(origin: &Origin) -> Result<Conn, Failed> {
         stream,
         buf: BytesMut::with_capacity(wire::READ_SIZE),
         idle_since: Instant::now(),
+        timer: None,
     })
 }
 
@@ -439,15 +468,23 @@ fn parse_head(buf: &[u8], keep: &impl Fn(&str) -> bool) -> Result<Option<(usize,
     });
     let reusable = answer.version == Some(1) && !close;
     let mut headers = HeaderMap::new();
+    let mut lower = [0u8; 64];
     for h in answer.headers.iter() {
-        let Ok(name) = HeaderName::from_bytes(h.name.as_bytes()) else {
+        // `keep` sees the name lowercased, as HTTP names compare; only a kept one becomes a
+        // `HeaderName` (an exchange sends a score of headers and a few are kept).
+        let Some(name) = lower.get_mut(..h.name.len()) else {
             continue;
         };
-        // `keep` sees the name lowercased, as HTTP names compare.
-        if keep(name.as_str()) {
-            if let Ok(value) = HeaderValue::from_bytes(h.value) {
-                headers.append(name, value);
-            }
+        name.copy_from_slice(h.name.as_bytes());
+        name.make_ascii_lowercase();
+        if !std::str::from_utf8(name).is_ok_and(keep) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_bytes(h.value),
+        ) {
+            headers.append(name, value);
         }
     }
     Ok(Some((consumed, (status, headers, framing, reusable))))
@@ -457,6 +494,28 @@ fn parse_head(buf: &[u8], keep: &impl Fn(&str) -> bool) -> Result<Option<(usize,
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn only_the_kept_headers_come_back_whatever_their_case() {
+        let wire = b"HTTP/1.1 429 Too Many Requests\r\nServer: edge\r\nSet-Cookie: s=1\r\n\
+            Retry-After: 7\r\nX-MBX-USED-WEIGHT-1M: 1200\r\nContent-Length: 2\r\n\r\n{}";
+        let (consumed, (status, headers, framing, reusable)) =
+            parse_head(wire, &holdix_gate::passes_back)
+                .unwrap()
+                .unwrap();
+        assert_eq!(consumed, wire.len() - 2);
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(framing, Framing::Length(2));
+        assert!(reusable);
+        let kept: Vec<_> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            kept,
+            [("retry-after", "7"), ("x-mbx-used-weight-1m", "1200")]
+        );
+    }
 
     /// A one-shot server on 127.0.0.1 that answers each connection's first request with
     /// `answer` (then closes if `close`), and reports the requests it saw.
@@ -479,10 +538,60 @@ mod tests {
     }
 
     async fn get(origin: &Origin) -> Result<Upstream, Failed> {
-        send(origin, &Method::GET, "/p", Some("q=1"), &[], b"", |n| {
-            n == "x-keep"
-        })
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        send(
+            origin,
+            (&Method::GET, "/p", Some("q=1")),
+            &[],
+            b"",
+            |n| n == "x-keep",
+            deadline,
+        )
         .await
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_times_out_by_each_requests_own_deadline() {
+        // One connection; the first two requests are answered, the third never.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = Origin::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let accepted = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                while !got.ends_with(b"\r\n\r\n") {
+                    let mut b = [0u8; 1024];
+                    let n = s.read(&mut b).await.unwrap();
+                    got.extend_from_slice(&b[..n]);
+                }
+                got.clear();
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await
+                    .unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(s);
+        });
+        let get = |within: u64| {
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(within);
+            send(
+                &origin,
+                (&Method::GET, "/p", None),
+                &[],
+                b"",
+                |_| false,
+                deadline,
+            )
+        };
+        assert!(get(200).await.is_ok());
+        // The first deadline passes while the connection is idle: the next request on it
+        // has its own.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(get(2000).await.is_ok());
+        let started = std::time::Instant::now();
+        assert_eq!(get(200).await.err(), Some(Failed::TimedOut));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        accepted.abort();
     }
 
     #[tokio::test]
