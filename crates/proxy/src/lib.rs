@@ -233,7 +233,7 @@ impl LogLine {
     }
 }
 
-/// Answers one request from `peer`, whose head arrived whole at `started` (called by
+/// Answers one request from `peer`, which arrived whole (head and body) at `started` (called by
 /// [`serve`] directly: no router, as there is nothing to route before the checks below).
 /// The clock is read once per request, there: everything after uses `started`.
 async fn handle(

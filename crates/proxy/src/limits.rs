@@ -42,7 +42,9 @@ impl Bucket {
     fn take(&mut self, budget: Budget, cost: f64, now: Instant) -> Result<(), u64> {
         let elapsed = now.saturating_duration_since(self.seen).as_secs_f64();
         self.tokens = (self.tokens + elapsed * budget.per_second).min(budget.burst);
-        self.seen = now;
+        // Never back: times read on other threads can arrive out of order, and a later
+        // refill must not count the same moment twice.
+        self.seen = self.seen.max(now);
         if self.tokens >= cost {
             self.tokens -= cost;
             Ok(())
@@ -488,6 +490,21 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5)); // everyone refills (1 ms at 1000/s)
         limiter.take(IpAddr::from(99u32.to_be_bytes())).unwrap();
         assert_eq!(limiter.tracked(), 1, "the idle ten were forgotten");
+    }
+
+    #[test]
+    fn a_bucket_refills_each_moment_once_whatever_the_order_times_arrive_in() {
+        let t0 = Instant::now();
+        let mut bucket = Bucket::full(SLOW, t0);
+        let later = t0 + Duration::from_secs(1);
+        assert!(bucket.take(SLOW, 1.0, later).is_ok());
+        // A time read earlier (another thread's, or a request that waited) comes after.
+        assert!(bucket.take(SLOW, 1.0, t0).is_ok());
+        assert_eq!(
+            bucket.take(SLOW, 1.0, later),
+            Err(1),
+            "the second between t0 and later was counted once"
+        );
     }
 
     #[test]

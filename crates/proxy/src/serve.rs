@@ -281,6 +281,13 @@ impl Loop {
                 }
                 Err(_) => Err(Unread::TooSlow),
             };
+            // When the request was whole: what the handler counts from (its upstream deadline
+            // among them), so a slow body does not eat into the exchange's time.
+            let whole = if framing == Framing::Empty {
+                now
+            } else {
+                Instant::now()
+            };
             let unread = body.is_err();
             let is_head = request.method() == Method::HEAD;
             let request = request.map(|()| body);
@@ -288,7 +295,7 @@ impl Loop {
             answer_timer.as_mut().reset(now + self.deadline);
             let answer = tokio::select! {
                 biased;
-                answer = handle(&self.shared, peer, request, now.into_std()) => answer,
+                answer = handle(&self.shared, peer, request, whole.into_std()) => answer,
                 () = &mut answer_timer => refusal(&Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the request took too long; try again",
@@ -298,7 +305,7 @@ impl Loop {
             let close = !keep_alive || unread || self.stop.is_set();
             let written = tokio::select! {
                 biased;
-                written = write_answer(&mut stream, &mut out, answer, (is_head, close), now) => written,
+                written = write_answer(&mut stream, &mut out, answer, (is_head, close), whole) => written,
                 () = &mut answer_timer => return,
             };
             if unread && written.is_ok() {

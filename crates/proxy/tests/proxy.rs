@@ -277,6 +277,32 @@ async fn upstream_timeout_is_504() {
 }
 
 #[tokio::test]
+async fn a_slow_body_does_not_eat_into_the_exchanges_time() {
+    // The exchange has 500 ms; the body takes 800 ms to arrive (well within the body
+    // timeout). The exchange's time starts when the request is whole.
+    let h = start(|c| c.timeout = Duration::from_millis(500)).await;
+    let body = "asset=BTC";
+    let head = format!(
+        "POST /binance/sapi/v1/asset/get-funding-asset?timestamp=1 HTTP/1.1\r\nHost: x\r\n\
+         {APP_ORIGIN}X-MBX-APIKEY: k\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(h.proxy).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    s.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    assert!(!answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert_eq!(
+        h.sim.stats().last_body,
+        body,
+        "the exchange got the request"
+    );
+}
+
+#[tokio::test]
 async fn unreachable_upstream_is_502() {
     let h = start(|c| {
         c.upstreams
