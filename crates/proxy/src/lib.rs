@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{to_bytes, Body, Bytes};
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_http::services::ServeDir;
@@ -164,17 +164,10 @@ const STATIC_HEADERS: [(header::HeaderName, HeaderValue); 5] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
 ];
 
-/// A JSON error, as every refusal is answered.
+/// A JSON error, as every refusal is answered (its `Content-Type` is among the API headers
+/// [`serve`] writes).
 pub(crate) fn refused(r: &Refusal) -> Response {
-    (r.status, r.body()).into_response()
-}
-
-/// A 429 the proxy answers itself, with `Retry-After`.
-fn too_many(refusal: &Refusal, retry_after: u64) -> Response {
-    let mut r = refused(refusal);
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    r
+    Upstream::refused(r).into_response()
 }
 
 /// Headers an answer gets as [`serve`] writes it, rather than through its header map (each
@@ -301,7 +294,9 @@ async fn handle(
             }
             // Unknown paths spend the client's budget too: probing is not free.
             _ => match shared.clients.take(client) {
-                Err(wait) => too_many(&Refusal::too_many_from_address(""), wait),
+                Err(wait) => {
+                    Upstream::too_many(&Refusal::too_many_from_address(""), wait).into_response()
+                }
                 Ok(()) => refused(&Refusal::unknown_exchange("")),
             },
         },
@@ -328,13 +323,22 @@ pub(crate) struct Upstream {
 }
 
 impl Upstream {
-    async fn from_response(response: Response) -> Self {
-        let (parts, body) = response.into_parts();
+    /// A refusal the proxy answers itself, in the shape of an exchange's answer.
+    fn refused(r: &Refusal) -> Self {
         Self {
-            status: parts.status,
-            headers: parts.headers,
-            body: to_bytes(body, usize::MAX).await.unwrap_or_default(),
+            status: r.status,
+            headers: HeaderMap::new(),
+            body: Bytes::from(r.body()),
         }
+    }
+
+    /// A 429 the proxy answers itself, with `Retry-After`.
+    fn too_many(refusal: &Refusal, retry_after: u64) -> Self {
+        let mut answer = Self::refused(refusal);
+        answer
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        answer
     }
 
     fn into_response(self) -> Response {
@@ -365,14 +369,14 @@ fn admit(
     method: &Method,
     route: &str,
     client: IpAddr,
-) -> Result<&'static Route, Box<Response>> {
+) -> Result<&'static Route, Box<Upstream>> {
     if let Err(wait) = shared.clients.take(client) {
-        return Err(Box::new(too_many(
+        return Err(Box::new(Upstream::too_many(
             &Refusal::too_many_from_address(route),
             wait,
         )));
     }
-    holdix_gate::route(exchange, method, route).map_err(|r| Box::new(refused(&r)))
+    holdix_gate::route(exchange, method, route).map_err(|r| Box::new(Upstream::refused(&r)))
 }
 
 /// Sends one admitted request, through the shared answer of a public route where there is
@@ -414,7 +418,7 @@ async fn budgeted(shared: &Shared, out: Outgoing<'_>) -> Upstream {
             ),
         };
         let refusal = Refusal::new(StatusCode::TOO_MANY_REQUESTS, error, route.path);
-        return Upstream::from_response(too_many(&refusal, wait)).await;
+        return Upstream::too_many(&refusal, wait);
     }
     let answer = send_upstream(shared, out).await;
     shared.hosts.observe(
@@ -430,14 +434,13 @@ async fn budgeted(shared: &Shared, out: Outgoing<'_>) -> Upstream {
 /// headers.
 async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let route = out.route.path;
-    let local = |r: Refusal| async move { Upstream::from_response(refused(&r)).await };
+    let local = |r: Refusal| Upstream::refused(&r);
     let Some(_slot) = shared.upstream_slots.take(shared.config.timeout).await else {
         return local(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the proxy is busy; try again",
             route,
-        ))
-        .await;
+        ));
     };
     let origin = shared
         .origins
@@ -445,7 +448,7 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         .find(|(prefix, _)| *prefix == out.exchange.prefix)
         .and_then(|(_, origin)| origin.as_ref());
     let Some(origin) = origin else {
-        return local(Refusal::bad_target(route)).await;
+        return local(Refusal::bad_target(route));
     };
     let deadline = tokio::time::Instant::from_std(out.started) + shared.config.timeout;
     let sent = upstream::send(
@@ -457,10 +460,10 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         deadline,
     );
     match sent.await {
-        Err(upstream::Failed::TimedOut) => local(Refusal::upstream_timeout(route)).await,
-        Err(upstream::Failed::Unreachable) => local(Refusal::upstream_unreachable(route)).await,
-        Err(upstream::Failed::CutOff) => local(Refusal::upstream_cut_off(route)).await,
-        Err(upstream::Failed::Unreadable) => local(Refusal::upstream_unreadable(route)).await,
+        Err(upstream::Failed::TimedOut) => local(Refusal::upstream_timeout(route)),
+        Err(upstream::Failed::Unreachable) => local(Refusal::upstream_unreachable(route)),
+        Err(upstream::Failed::CutOff) => local(Refusal::upstream_cut_off(route)),
+        Err(upstream::Failed::Unreadable) => local(Refusal::upstream_unreadable(route)),
         Ok(answer) => answer,
     }
 }
@@ -469,9 +472,9 @@ fn body_of(
     shared: &Shared,
     body: Result<Bytes, Unread>,
     route: &str,
-) -> Result<Bytes, Box<Response>> {
+) -> Result<Bytes, Box<Upstream>> {
     body.map_err(|unread| {
-        Box::new(refused(&match unread {
+        Box::new(Upstream::refused(&match unread {
             Unread::TooSlow => Refusal::body_too_slow(route),
             Unread::TooLarge => Refusal::body_too_large(shared.config.max_body, route),
         }))
@@ -488,11 +491,11 @@ async fn forward(
 ) -> (Response, Option<&'static Route>) {
     let route = match admit(shared, exchange, &parts.method, route, client) {
         Ok(route) => route,
-        Err(refused) => return (*refused, None),
+        Err(refused) => return (refused.into_response(), None),
     };
     let body = match body_of(shared, body, route.path) {
         Ok(body) => body,
-        Err(refused) => return (*refused, Some(route)),
+        Err(refused) => return (refused.into_response(), Some(route)),
     };
     let headers = parts
         .headers
@@ -521,7 +524,7 @@ async fn batch(
 ) -> Response {
     let body = match body_of(shared, body, "/batch") {
         Ok(body) => body,
-        Err(refused) => return *refused,
+        Err(refused) => return refused.into_response(),
     };
     let items = match batch::parse(&body) {
         Ok(items) => items,
@@ -533,9 +536,9 @@ async fn batch(
         let exchange = item.exchange();
         let mut allowed = None;
         let answer = match &exchange {
-            Err(r) => Upstream::from_response(refused(r)).await,
+            Err(r) => Upstream::refused(r),
             Ok(exchange) => match admit(shared, exchange, &method, route, client) {
-                Err(refused) => Upstream::from_response(*refused).await,
+                Err(refused) => *refused,
                 Ok(known) => {
                     allowed = Some(known);
                     let out = Outgoing {
