@@ -13,8 +13,8 @@ use super::{use_ctx, Ctx};
 use crate::browser::{origin, persistent_storage, storage_usage};
 use crate::session::SessionError;
 
-/// Changes the settings and keeps them in the vault; on failure the old ones stay and
-/// `failed` hears why.
+/// Changes the settings and keeps them in the vault; on failure the old ones stay, `failed`
+/// hears why, and every control shows the old ones again (see [`shown_again`]).
 /// (Boxed: one copy of the save in the bundle, whoever calls.)
 pub fn change_settings(
     ctx: Ctx,
@@ -27,9 +27,19 @@ pub fn change_settings(
         change(&mut settings);
         match session.save_settings(settings).await {
             Ok(next) => ctx.set_session(next),
-            Err(e) => failed.set(Some(ctx.report(e))),
+            Err(e) => {
+                failed.set(Some(ctx.report(e)));
+                shown_again(ctx);
+            }
         }
     });
+}
+
+/// After a failed save: a select still shows what the user picked, not what is stored.
+/// Every select's `prop:value` reads the settings, so telling their readers they changed
+/// sets each select back to the stored value.
+fn shown_again(ctx: Ctx) {
+    ctx.settings.notify();
 }
 
 #[component]
@@ -65,7 +75,10 @@ fn AutoLock() -> impl IntoView {
                     ctx.set_session(next);
                     status.set(Some("Saved.".into()));
                 }
-                Err(e) => status.set(Some(ctx.report(e))),
+                Err(e) => {
+                    status.set(Some(ctx.report(e)));
+                    shown_again(ctx);
+                }
             }
         });
     };
@@ -74,7 +87,8 @@ fn AutoLock() -> impl IntoView {
             <h2>"Auto-lock"</h2>
             <div class="field">
                 <label for="auto-lock">"Lock after inactivity"</label>
-                <select id="auto-lock" on:change=change data-testid="auto-lock">
+                <select id="auto-lock" on:change=change data-testid="auto-lock"
+                    prop:value=move || ctx.settings.with(|s| s.auto_lock_minutes.to_string())>
                     {Settings::AUTO_LOCK_CHOICES
                         .into_iter()
                         .map(|m| {
@@ -123,7 +137,8 @@ fn DashboardSettings() -> impl IntoView {
             <h2>"Dashboard"</h2>
             <div class="field">
                 <label for="currency">"Show values in"</label>
-                <select id="currency" on:change=change_currency data-testid="currency">
+                <select id="currency" on:change=change_currency data-testid="currency"
+                    prop:value=move || ctx.settings.with(|s| s.currency.clone())>
                     {std::iter::once("USD")
                         .chain(holdix_core::currency::FIATS)
                         .map(|c| view! {
@@ -135,7 +150,8 @@ fn DashboardSettings() -> impl IntoView {
             </div>
             <div class="field">
                 <label for="auto-refresh">"Refresh by itself"</label>
-                <select id="auto-refresh" on:change=change_refresh data-testid="auto-refresh">
+                <select id="auto-refresh" on:change=change_refresh data-testid="auto-refresh"
+                    prop:value=move || ctx.settings.with(|s| s.refresh_minutes.to_string())>
                     {Settings::REFRESH_CHOICES
                         .into_iter()
                         .map(|m| view! {
@@ -149,7 +165,8 @@ fn DashboardSettings() -> impl IntoView {
             </div>
             <div class="field">
                 <label for="dust">"Hide assets worth less than"</label>
-                <select id="dust" on:change=change data-testid="dust">
+                <select id="dust" on:change=change data-testid="dust"
+                    prop:value=move || ctx.settings.with(|s| s.dust_usd.to_string())>
                     {Settings::DUST_CHOICES
                         .into_iter()
                         .map(|d| view! {

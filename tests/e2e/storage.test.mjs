@@ -41,10 +41,18 @@ test('storage full: a refresh, a new connection and a setting are not saved and 
     await page.getByTestId('connect-error').getByText(FULL).waitFor();
     await page.keyboard.press('Escape');
 
-    // A setting.
+    // A setting: not saved, and the control shows what is stored again, not the refused
+    // choice (for the auto-lock and for a dashboard setting).
     await page.getByRole('button', { name: 'Settings' }).click();
     await page.locator('#auto-lock').selectOption('60');
     await page.getByText(FULL).first().waitFor();
+    await page.waitForFunction(() => document.querySelector('#auto-lock').value === '15');
+    const refresh = await page.locator('#auto-refresh').inputValue();
+    const other = await page.locator('#auto-refresh option').evaluateAll(
+      (options, stored) => options.map((o) => o.value).find((v) => v !== stored), refresh);
+    await page.locator('#auto-refresh').selectOption(other);
+    await page.locator('section:has(#auto-refresh) [role=status]').getByText(FULL).waitFor();
+    await page.waitForFunction((stored) => document.querySelector('#auto-refresh').value === stored, refresh);
 
     // Nothing lost: the vault opens to what it held before.
     await page.reload();
