@@ -20,8 +20,8 @@ const SECONDS: &str = "10s";
 /// Rounds per target, interleaved (direct, holdix-proxy, nginx proxy, the Worker,
 /// cors-anywhere, direct, …) so that drift on the shared machine hits all alike; holdix-proxy
 /// and nginx take turns going first (an even number of rounds, so each goes first as often),
-/// as the one that runs right after another target's load fares differently. The figures
-/// are per-target medians; every round's figures go to stderr.
+/// so any effect of the order hits both alike. The figures are per-target medians; every
+/// round's figures go to stderr.
 const ROUNDS: usize = 4;
 
 /// Starts a quiet service (its output discarded) and waits until `probe` answers.
@@ -49,9 +49,10 @@ fn nginx(dir: &Path, addr: &str, server: &str, probe: &str) -> Result<Service> {
     quiet(nginx, addr, probe)
 }
 
-/// The upstream: a fixed OKX-shaped answer on every path. `reuseport`: its workers take
-/// equal shares of the connections. Without it, one worker took 70 % of a proxy's pooled
-/// connections in one run and half in the next, and the figures followed that draw.
+/// The upstream: a fixed OKX-shaped answer on every path. `reuseport`: the kernel deals
+/// connections to its workers by a hash of the address pair instead of to whichever worker
+/// wakes first (without it one worker held 23 of a proxy's 32 pooled connections); shares
+/// still differ by chance (21 and 11 seen).
 fn start_upstream(dir: &Path, addr: &str) -> Result<Service> {
     let server = format!(
         "  server {{\n    listen {addr} reuseport;\n    location / {{ default_type application/json; return 200 '{BODY}'; }}\n  }}"

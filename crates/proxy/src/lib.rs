@@ -356,8 +356,8 @@ struct Outgoing<'a> {
     query: Option<&'a str>,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
-    /// When the client's request arrived: the budgets and the upstream deadline count from
-    /// here.
+    /// When the client's request was whole: the budgets and the upstream deadline count
+    /// from here.
     started: Instant,
 }
 
@@ -434,9 +434,8 @@ async fn budgeted(shared: &Shared, out: Outgoing<'_>) -> Upstream {
 /// headers.
 async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
     let route = out.route.path;
-    let local = |r: Refusal| Upstream::refused(&r);
     let Some(_slot) = shared.upstream_slots.take(shared.config.timeout).await else {
-        return local(Refusal::new(
+        return Upstream::refused(&Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the proxy is busy; try again",
             route,
@@ -448,7 +447,7 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         .find(|(prefix, _)| *prefix == out.exchange.prefix)
         .and_then(|(_, origin)| origin.as_ref());
     let Some(origin) = origin else {
-        return local(Refusal::bad_target(route));
+        return Upstream::refused(&Refusal::bad_target(route));
     };
     let deadline = tokio::time::Instant::from_std(out.started) + shared.config.timeout;
     let sent = upstream::send(
@@ -459,13 +458,14 @@ async fn send_upstream(shared: &Shared, out: Outgoing<'_>) -> Upstream {
         holdix_gate::passes_back,
         deadline,
     );
-    match sent.await {
-        Err(upstream::Failed::TimedOut) => local(Refusal::upstream_timeout(route)),
-        Err(upstream::Failed::Unreachable) => local(Refusal::upstream_unreachable(route)),
-        Err(upstream::Failed::CutOff) => local(Refusal::upstream_cut_off(route)),
-        Err(upstream::Failed::Unreadable) => local(Refusal::upstream_unreadable(route)),
-        Ok(answer) => answer,
-    }
+    let failed = match sent.await {
+        Ok(answer) => return answer,
+        Err(upstream::Failed::TimedOut) => Refusal::upstream_timeout(route),
+        Err(upstream::Failed::Unreachable) => Refusal::upstream_unreachable(route),
+        Err(upstream::Failed::CutOff) => Refusal::upstream_cut_off(route),
+        Err(upstream::Failed::Unreadable) => Refusal::upstream_unreadable(route),
+    };
+    Upstream::refused(&failed)
 }
 /// The request's body, or the refusal for why it could not be read.
 fn body_of(

@@ -462,8 +462,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, Malformed> {
 
 /// Writes `answer` (the head with what `Added` says, then the body: in one write when the
 /// body is in memory); `close` says so to the client. A body the head announces but
-/// `is_head` leaves out. `Date` is `at`, when the request arrived (the proxy answers within
-/// its deadline), so that the clock is not read again.
+/// `is_head` leaves out. `Date` is taken at `at`, when the request was whole (the proxy answers
+/// within its deadline), so that the clock is not read again.
 async fn write_answer(
     stream: &mut TcpStream,
     out: &mut Vec<u8>,
@@ -624,7 +624,8 @@ fn date_line(out: &mut Vec<u8>, at: Instant) {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
             let left = Duration::from_secs(1) - Duration::from_nanos(u64::from(into_second));
-            *date = (httpdate::fmt_http_date(wall), Some(at + left));
+            // The second ends `left` after the wall clock was read, not after `at`.
+            *date = (httpdate::fmt_http_date(wall), Some(Instant::now() + left));
         }
         header_line(out, b"date", date.0.as_bytes());
     });

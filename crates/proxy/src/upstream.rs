@@ -471,7 +471,8 @@ fn parse_head(buf: &[u8], keep: &impl Fn(&str) -> bool) -> Result<Option<(usize,
     let mut lower = [0u8; 64];
     for h in answer.headers.iter() {
         // `keep` sees the name lowercased, as HTTP names compare; only a kept one becomes a
-        // `HeaderName` (an exchange sends a score of headers and a few are kept).
+        // `HeaderName` (an exchange sends a score of headers and a few are kept). A name
+        // over 64 bytes is never kept: none of the kept ones is near that long.
         let Some(name) = lower.get_mut(..h.name.len()) else {
             continue;
         };
