@@ -96,9 +96,7 @@ impl Drop for Service {
     /// SIGTERM first, so a server with children stops them (nginx's master stops its
     /// workers; killed outright it would leave them running), then SIGKILL after 5 s.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        crate::leftovers::send(self.child.id(), libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

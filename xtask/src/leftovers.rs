@@ -7,6 +7,7 @@
 //! xtask is therefore something that layer left running: [`check`] lists them, stops them,
 //! and fails the layer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Result;
@@ -17,6 +18,49 @@ pub fn adopt_orphans() {
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes an integer flag and touches no memory.
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// From now on SIGINT, SIGTERM or SIGHUP (Ctrl-C, a CI timeout, a closed terminal) stops
+/// every process under this one before it exits with 128 + the signal's number: without
+/// this, the default action would end xtask alone and leave its servers, browsers and
+/// builds running. The handler only wakes a thread; the stopping is done there.
+pub fn stop_all_on_signal() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("xtask: cannot watch for signals ({e}); a kill would leave children");
+            return;
+        }
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            STOPPING.store(true, Ordering::SeqCst);
+            // A child may be starting one of its own meanwhile (cargo a rustc): look again
+            // until nothing is left.
+            let me = std::process::id();
+            for _ in 0..10 {
+                let left = descendants(me);
+                if left.is_empty() {
+                    break;
+                }
+                stop(&left);
+            }
+            eprintln!("xtask: stopped by signal {signal}; everything it started is stopped");
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Called by `main` before it returns: while a signal's stopping is under way (the task may
+/// have ended early because a child it waited on was stopped), waits for it to exit the
+/// process, so nothing is left half-stopped.
+pub fn let_a_signal_finish() {
+    while STOPPING.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -55,6 +99,14 @@ fn descendants(root: u32) -> Vec<(u32, u32, String)> {
     found
 }
 
+/// Sends `signal` to `pid`; one that has already gone is not an error here.
+pub fn send(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) takes two integers and touches no memory.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
 fn reap(pid: u32) {
     #[cfg(target_os = "linux")]
     // SAFETY: waitpid on a pid we are the parent of, with a status out-pointer of our own.
@@ -85,9 +137,7 @@ pub fn check(after: &str) -> Result {
 /// SIGKILL to each, then waits (5 s at most) until none of them is under this process.
 fn stop(left: &[(u32, u32, String)]) {
     for (pid, _, _) in left {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
+        send(*pid, libc::SIGKILL);
     }
     let me = std::process::id();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -103,6 +153,85 @@ fn stop(left: &[(u32, u32, String)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    const SIGNALED: &str = "HOLDIX_XTASK_SIGNALED";
+
+    /// Run only by [`a_signal_stops_everything_started_before_xtask_exits`], in a process
+    /// of its own (the variable set): watches for signals as xtask does, starts a child and
+    /// a grandchild, says so, and waits to be signalled.
+    #[test]
+    #[ignore = "a helper process of a_signal_stops_everything_started_before_xtask_exits"]
+    fn signaled_process() {
+        let Ok(tag) = std::env::var(SIGNALED) else {
+            return;
+        };
+        stop_all_on_signal();
+        let mut children = [
+            Command::new("sleep")
+                .arg(format!("{tag}1"))
+                .spawn()
+                .unwrap(),
+            Command::new("sh")
+                .args(["-c", &format!("sleep {tag}2 & wait")])
+                .spawn()
+                .unwrap(),
+        ];
+        // Both `sleep`s have exec'd once they show under this process.
+        let me = std::process::id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while descendants(me)
+            .iter()
+            .filter(|p| p.2.starts_with("sleep "))
+            .count()
+            < 2
+        {
+            assert!(Instant::now() < deadline, "the sleeps did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // libtest may print this after "test … " on the same line.
+        println!("children started");
+        std::thread::sleep(Duration::from_secs(60));
+        stop(&descendants(me));
+        for child in &mut children {
+            let _ = child.wait();
+        }
+        panic!("no signal came");
+    }
+
+    #[test]
+    fn a_signal_stops_everything_started_before_xtask_exits() {
+        // Orphans of the helper come here, where they can be seen.
+        adopt_orphans();
+        let tag = format!("29{}.", std::process::id() % 1000);
+        let ours = |cmd: &str| cmd.starts_with(&format!("sleep {tag}"));
+        let mut helper = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "leftovers::tests::signaled_process"])
+            .args(["--ignored", "--nocapture", "--test-threads", "1"])
+            .env(SIGNALED, &tag)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(helper.stdout.take().unwrap());
+        let ready = out
+            .lines()
+            .map_while(|l| l.ok())
+            .any(|l| l.contains("children started"));
+        assert!(ready, "the helper did not start its children");
+        let me = std::process::id();
+        assert_eq!(
+            descendants(me).iter().filter(|p| ours(&p.2)).count(),
+            2,
+            "a child and a grandchild run under the helper"
+        );
+        send(helper.id(), libc::SIGTERM);
+        let status = helper.wait().unwrap();
+        let left: Vec<_> = descendants(me).into_iter().filter(|p| ours(&p.2)).collect();
+        stop(&left);
+        assert!(left.is_empty(), "left running: {left:?}");
+        assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status}");
+    }
 
     /// Other tests of this binary may have children of their own meanwhile: this one looks
     /// only at its own marked process.

@@ -72,6 +72,7 @@ enum Task {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    leftovers::stop_all_on_signal();
     let result = match cli.task {
         Task::Run { listen, demo } => build::run(&listen, demo),
         Task::Test { only_e2e } => testing::test_all(only_e2e.as_deref()),
@@ -87,6 +88,7 @@ fn main() -> ExitCode {
             pwa::write_service_worker(&dist).and_then(|_| pwa::precompress(&dist))
         }
     };
+    leftovers::let_a_signal_finish();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
