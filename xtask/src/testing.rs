@@ -191,11 +191,18 @@ fn e2e_files(only: Option<&str>) -> Result<Vec<String>> {
         .filter(|n| only.is_none_or(|o| n.contains(o)))
         .collect();
     files.sort();
-    Ok(files)
+    // `node --test` with no files would run every test it finds.
+    match only {
+        Some(only) if files.is_empty() => Err(format!(
+            "no end-to-end file's name contains \"{only}\" (tests/e2e/*.test.mjs)"
+        )),
+        _ => Ok(files),
+    }
 }
 
 fn end_to_end(only: Option<&str>) -> Outcome {
     let prepared = (|| -> Result<(Service, Service, Vec<String>, PathBuf, PathBuf)> {
+        let files = e2e_files(only)?;
         setup::for_browser()?;
         // For edge.test.mjs: the Worker as the app's proxy.
         crate::edge::build()?;
@@ -205,7 +212,7 @@ fn end_to_end(only: Option<&str>) -> Outcome {
         let upstreams = sim_upstreams(&sim)?;
         let extra: Vec<&str> = upstreams.iter().map(String::as_str).collect();
         let server = start_app(&proxy, &dist, &free_addr()?, &extra)?;
-        Ok((sim, server, e2e_files(only)?, dist, proxy))
+        Ok((sim, server, files, dist, proxy))
     })();
     let (sim, server, files, dist, proxy) = match prepared {
         Ok(p) => p,
