@@ -255,7 +255,12 @@ pub fn BackupReminder() -> impl IntoView {
     let status = RwSignal::new(None::<String>);
     let dismiss = move |_| {
         let now = unix_ms().max(0) as u64;
-        change_settings(ctx, Box::new(move |s| s.backup_dismissed_ms = now), status);
+        change_settings(
+            ctx,
+            Box::new(move |s| s.backup_dismissed_ms = now),
+            status,
+            None,
+        );
     };
     move || {
         ctx.settings.with(|s| s.backup_due()).then(|| view! {

@@ -13,22 +13,29 @@ use super::{use_ctx, Ctx};
 use crate::browser::{origin, persistent_storage, storage_usage};
 use crate::session::SessionError;
 
-/// Changes the settings and keeps them in the vault; on failure the old ones stay, `failed`
-/// hears why, and every control shows the old ones again (see [`shown_again`]).
+/// Changes the settings and keeps them in the vault, then says `saved` in `status` if
+/// given; on failure the old ones stay, `status` says why, and every control shows the old
+/// ones again (see [`shown_again`]).
 /// (Boxed: one copy of the save in the bundle, whoever calls.)
 pub fn change_settings(
     ctx: Ctx,
     change: Box<dyn FnOnce(&mut Settings)>,
-    failed: RwSignal<Option<String>>,
+    status: RwSignal<Option<String>>,
+    saved: Option<&'static str>,
 ) {
     ctx.spawn(async move {
         let Some(session) = ctx.session() else { return };
         let mut settings = session.settings.clone();
         change(&mut settings);
         match session.save_settings(settings).await {
-            Ok(next) => ctx.set_session(next),
+            Ok(next) => {
+                ctx.set_session(next);
+                if let Some(saved) = saved {
+                    status.set(Some(saved.into()));
+                }
+            }
             Err(e) => {
-                failed.set(Some(ctx.report(e)));
+                status.set(Some(ctx.report(e)));
                 shown_again(ctx);
             }
         }
@@ -56,124 +63,128 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
+/// One settings `<select>` of `choices` (value, label): it shows the stored value, also
+/// after a failed save (see [`shown_again`]); a choice is saved through `set` (which leaves
+/// the settings as they are for a value it cannot read) and `status` says how that went.
+fn choice(
+    id: &'static str,
+    choices: Vec<(String, String)>,
+    stored: fn(&Settings) -> String,
+    set: fn(&mut Settings, &str),
+    status: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let ctx = use_ctx();
+    let change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        status.set(None);
+        change_settings(
+            ctx,
+            Box::new(move |s| set(s, &value)),
+            status,
+            Some("Saved."),
+        );
+    };
+    view! {
+        <select id=id data-testid=id on:change=change prop:value=move || ctx.settings.with(stored)>
+            {choices
+                .into_iter()
+                .map(|(value, label)| {
+                    let this = value.clone();
+                    view! {
+                        <option value=value selected=move || ctx.settings.with(|s| stored(s) == this)>
+                            {label}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+    }
+}
+
 #[component]
 fn AutoLock() -> impl IntoView {
-    let ctx = use_ctx();
     let status = RwSignal::new(None::<String>);
-    let change = move |ev: leptos::ev::Event| {
-        let Ok(minutes) = event_target_value(&ev).parse::<u32>() else {
-            return;
-        };
-        ctx.spawn(async move {
-            let Some(session) = ctx.session() else { return };
-            let settings = Settings {
-                auto_lock_minutes: minutes,
-                ..session.settings.clone()
+    let choices = Settings::AUTO_LOCK_CHOICES
+        .into_iter()
+        .map(|m| {
+            let label = if m < 60 {
+                format!("{m} min")
+            } else {
+                format!("{} h", m / 60)
             };
-            match session.save_settings(settings).await {
-                Ok(next) => {
-                    ctx.set_session(next);
-                    status.set(Some("Saved.".into()));
-                }
-                Err(e) => {
-                    status.set(Some(ctx.report(e)));
-                    shown_again(ctx);
-                }
-            }
-        });
-    };
+            (m.to_string(), label)
+        })
+        .collect();
     view! {
         <section class="card">
             <h2>"Auto-lock"</h2>
             <div class="field">
                 <label for="auto-lock">"Lock after inactivity"</label>
-                <select id="auto-lock" on:change=change data-testid="auto-lock"
-                    prop:value=move || ctx.settings.with(|s| s.auto_lock_minutes.to_string())>
-                    {Settings::AUTO_LOCK_CHOICES
-                        .into_iter()
-                        .map(|m| {
-                            let label = if m < 60 { format!("{m} min") } else { format!("{} h", m / 60) };
-                            view! {
-                                <option value=m.to_string() selected=move || ctx.settings.with(|s| s.auto_lock_minutes == m)>
-                                    {label}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
+                {choice(
+                    "auto-lock",
+                    choices,
+                    |s| s.auto_lock_minutes.to_string(),
+                    |s, v| if let Ok(m) = v.parse() { s.auto_lock_minutes = m },
+                    status,
+                )}
             </div>
             <p class="muted" role="status">{move || status.get()}</p>
         </section>
     }
 }
 
-/// The dashboard's settings: how often it refreshes by itself, and the small-balance
-/// threshold (assets worth less are behind "Show small balances").
+/// The dashboard's settings: the display currency, how often it refreshes by itself, and
+/// the small-balance threshold (assets worth less are behind "Show small balances").
 #[component]
 fn DashboardSettings() -> impl IntoView {
-    let ctx = use_ctx();
     let status = RwSignal::new(None::<String>);
-    let change = move |ev: leptos::ev::Event| {
-        let Ok(dust) = event_target_value(&ev).parse() else {
-            return;
-        };
-        status.set(None);
-        change_settings(ctx, Box::new(move |s| s.dust_usd = dust), status);
-    };
-    let change_currency = move |ev: leptos::ev::Event| {
-        let code = event_target_value(&ev);
-        status.set(None);
-        change_settings(ctx, Box::new(move |s| s.currency = code), status);
-    };
-    let change_refresh = move |ev: leptos::ev::Event| {
-        let Ok(minutes) = event_target_value(&ev).parse() else {
-            return;
-        };
-        status.set(None);
-        change_settings(ctx, Box::new(move |s| s.refresh_minutes = minutes), status);
-    };
+    let currencies = std::iter::once("USD")
+        .chain(holdix_core::currency::FIATS)
+        .map(|c| (c.to_string(), c.to_string()))
+        .collect();
+    let refreshes = Settings::REFRESH_CHOICES
+        .into_iter()
+        .map(|m| {
+            let label = match m {
+                0 => "Never".to_string(),
+                1 => "Every minute".into(),
+                m => format!("Every {m} minutes"),
+            };
+            (m.to_string(), label)
+        })
+        .collect();
+    let dusts = Settings::DUST_CHOICES
+        .into_iter()
+        .map(|d| (d.to_string(), format!("${d}")))
+        .collect();
     view! {
         <section class="card">
             <h2>"Dashboard"</h2>
             <div class="field">
                 <label for="currency">"Show values in"</label>
-                <select id="currency" on:change=change_currency data-testid="currency"
-                    prop:value=move || ctx.settings.with(|s| s.currency.clone())>
-                    {std::iter::once("USD")
-                        .chain(holdix_core::currency::FIATS)
-                        .map(|c| view! {
-                            <option value=c selected=move || ctx.settings.with(|s| s.currency == c)>{c}</option>
-                        })
-                        .collect_view()}
-                </select>
+                {choice("currency", currencies, |s| s.currency.clone(), |s, v| s.currency = v.into(), status)}
                 <p class="muted">"At the rate your exchanges quote for USDT in that currency, shown under the total. History and exports are kept in USD."</p>
             </div>
             <div class="field">
                 <label for="auto-refresh">"Refresh by itself"</label>
-                <select id="auto-refresh" on:change=change_refresh data-testid="auto-refresh"
-                    prop:value=move || ctx.settings.with(|s| s.refresh_minutes.to_string())>
-                    {Settings::REFRESH_CHOICES
-                        .into_iter()
-                        .map(|m| view! {
-                            <option value=m.to_string() selected=move || ctx.settings.with(|s| s.refresh_minutes == m)>
-                                {match m { 0 => "Never".to_string(), 1 => "Every minute".into(), m => format!("Every {m} minutes") }}
-                            </option>
-                        })
-                        .collect_view()}
-                </select>
+                {choice(
+                    "auto-refresh",
+                    refreshes,
+                    |s| s.refresh_minutes.to_string(),
+                    |s, v| if let Ok(m) = v.parse() { s.refresh_minutes = m },
+                    status,
+                )}
                 <p class="muted">"Only while Holdix is open, visible and online. Each refresh adds a point to the value history."</p>
             </div>
             <div class="field">
                 <label for="dust">"Hide assets worth less than"</label>
-                <select id="dust" on:change=change data-testid="dust"
-                    prop:value=move || ctx.settings.with(|s| s.dust_usd.to_string())>
-                    {Settings::DUST_CHOICES
-                        .into_iter()
-                        .map(|d| view! {
-                            <option value=d selected=move || ctx.settings.with(|s| s.dust_usd.to_string() == d)>{format!("${d}")}</option>
-                        })
-                        .collect_view()}
-                </select>
+                {choice(
+                    "dust",
+                    dusts,
+                    |s| s.dust_usd.to_string(),
+                    |s, v| if let Ok(d) = v.parse() { s.dust_usd = d },
+                    status,
+                )}
             </div>
             <p class="muted" role="status">{move || status.get()}</p>
         </section>

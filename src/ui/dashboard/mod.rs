@@ -88,5 +88,6 @@ fn toggle_privacy(ctx: Ctx) {
         ctx,
         Box::new(|s| s.privacy = !s.privacy),
         ctx.portfolio.problem,
+        None,
     );
 }
