@@ -195,7 +195,7 @@ test('every bad file: its own message, and storage exactly as it was', async () 
     [file('newer.holdix', newer), PASSWORD, 'This backup was made by a newer Holdix (format 2); update Holdix to restore it.'],
     [file('half.holdix', good.subarray(0, good.length >> 1)), PASSWORD, 'The backup file is damaged or incomplete (its length does not match); nothing was changed. Try another copy of it.'],
     [file('flipped.holdix', flipped), PASSWORD, 'The backup file is damaged or incomplete (its checksum does not match); nothing was changed. Try another copy of it.'],
-    [file('weak.holdix', weak), PASSWORD, /key derivation parameters \(1024 KiB, \d+ passes, \d+ lanes\) are outside the allowed range/],
+    [file('weak.holdix', weak), PASSWORD, /The backup file is damaged or tampered with: its key derivation parameters \(1024 KiB, \d+ passes, \d+ lanes\) are outside the allowed range; nothing was changed\. Try another copy of it\./],
     [big, PASSWORD, 'This is not a Holdix backup file.'],
     [file(exported.name, good), 'not the password', 'Wrong password for this backup: type the password of the vault it was made from.'],
   ];

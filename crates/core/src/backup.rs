@@ -44,8 +44,35 @@ pub enum BackupError {
     NewerVersion(u16),
     #[error("The backup file is damaged or incomplete ({0}); nothing was changed. Try another copy of it.")]
     Damaged(&'static str),
-    #[error(transparent)]
+    /// From opening the backup's vault. Damage reads as the file's, not as the vault's.
+    #[error("{}", in_backup(.0))]
     Vault(#[from] VaultError),
+}
+
+/// `e` as it reads for a backup file: the damage is the file's (the stored vault is not
+/// touched), and nothing was changed.
+fn in_backup(e: &VaultError) -> String {
+    const AFTER: &str = "nothing was changed. Try another copy of it.";
+    match e {
+        VaultError::Damaged(what) => format!("The backup file is damaged ({what}); {AFTER}"),
+        VaultError::Truncated => {
+            format!("The backup file is damaged (a record is truncated); {AFTER}")
+        }
+        VaultError::WeakParameters {
+            m_cost_kib,
+            t_cost,
+            p_cost,
+        } => format!(
+            "The backup file is damaged or tampered with: its key derivation parameters \
+             ({m_cost_kib} KiB, {t_cost} passes, {p_cost} lanes) are outside the allowed \
+             range; {AFTER}"
+        ),
+        VaultError::UnsupportedVersion(v) => format!(
+            "This backup holds a vault of an unknown format version ({v}); update Holdix to \
+             restore it."
+        ),
+        e => e.to_string(),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -732,12 +759,43 @@ mod tests {
         let tampered =
             crate::vault::tests::with_params(&VaultMeta::from_json(&meta).unwrap(), weak);
         let file = write(&tampered.to_json(), &records);
+        let err = read(&file).unwrap_err();
         assert!(matches!(
-            read(&file),
-            Err(BackupError::Vault(VaultError::WeakParameters {
+            err,
+            BackupError::Vault(VaultError::WeakParameters {
                 m_cost_kib: 1024,
                 ..
-            }))
+            })
         ));
+        assert_eq!(
+            err.to_string(),
+            "The backup file is damaged or tampered with: its key derivation parameters \
+             (1024 KiB, 1 passes, 1 lanes) are outside the allowed range; nothing was \
+             changed. Try another copy of it."
+        );
+    }
+
+    /// The vault's own errors name the backup file when they come from one; a wrong
+    /// password keeps its message (the restore form words it for a backup itself).
+    #[test]
+    fn a_vault_error_from_a_backup_names_the_file() {
+        let damaged = BackupError::from(VaultError::Damaged("a record is missing".into()));
+        assert_eq!(
+            damaged.to_string(),
+            "The backup file is damaged (a record is missing); nothing was changed. Try \
+             another copy of it."
+        );
+        assert!(BackupError::from(VaultError::Truncated)
+            .to_string()
+            .starts_with("The backup file is damaged (a record is truncated)"));
+        assert_eq!(
+            BackupError::from(VaultError::UnsupportedVersion(9)).to_string(),
+            "This backup holds a vault of an unknown format version (9); update Holdix to \
+             restore it."
+        );
+        assert_eq!(
+            BackupError::from(VaultError::WrongPassword).to_string(),
+            "Wrong password"
+        );
     }
 }
