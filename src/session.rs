@@ -255,29 +255,38 @@ impl Session {
         };
         let id = connection.record_id();
         let sealed = self.vault().seal_json(&id, &connection)?;
-        self.write_changed_connections(Batch::new().put(id, sealed), now)
+        self.write_changed_connections(Batch::new().put(id, sealed), now, None)
             .await
     }
 
     /// Removes a connection and, in the same transaction, its data from the snapshot.
     pub async fn delete_connection(&self, id: &str) -> Result<Self, SessionError> {
+        let removed = self.connection(id).await?;
         let mut batch = Batch::new().delete(format!("{CONNECTION_PREFIX}{id}"));
         if let Some(mut snapshot) = self.snapshot().await? {
             snapshot.drop_connection(id);
             batch = batch.put(SNAPSHOT_ID, self.vault().seal_json(SNAPSHOT_ID, &snapshot)?);
         }
-        self.write_changed_connections(batch, now_ms()).await
+        self.write_changed_connections(batch, now_ms(), removed.as_ref())
+            .await
     }
 
+    /// Writes `batch` with the settings noting that connections changed at `now` (and that
+    /// `removed` was removed, so merging an older backup does not bring it back), in one
+    /// transaction.
     async fn write_changed_connections(
         &self,
         batch: Batch,
         now: u64,
+        removed: Option<&Connection>,
     ) -> Result<Self, SessionError> {
-        let settings = Settings {
+        let mut settings = Settings {
             connections_changed_ms: now,
             ..self.settings.clone()
         };
+        if let Some(connection) = removed {
+            settings.note_removed(connection, now);
+        }
         let sealed = self.vault().seal_json(SETTINGS_ID, &settings)?;
         self.write(batch.put(SETTINGS_ID, sealed)).await?;
         Ok(Self {

@@ -220,10 +220,17 @@ async fn restore(
                 .map_err(report)?;
             drop(session);
             after_restore(ctx).await;
-            Ok(format!(
+            let mut done = format!(
                 "Merged: {} connection(s) added, {} updated, {} history point(s) added.",
                 merged.added, merged.updated, merged.points_added
-            ))
+            );
+            if merged.not_brought_back > 0 {
+                done.push_str(&format!(
+                    " {} connection(s) you removed here since that backup stay removed.",
+                    merged.not_brought_back
+                ));
+            }
+            Ok(done)
         }
         Some(Mode::Replace) => {
             let session = ctx.session().ok_or("The vault is locked.")?;

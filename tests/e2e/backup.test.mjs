@@ -142,7 +142,7 @@ test('profile B, an empty browser: restoring recreates the vault as it was, and 
   await context.close();
 });
 
-test('a profile with its own vault merges the backup: connections from both, no duplicates', async () => {
+test('a profile with its own vault merges the backup: connections from both, no duplicates, none it removed', async () => {
   assert.ok(exported, 'profile A exported');
   await binanceBudgetFor(2); // after merging, after unlocking
   const { context, page } = await openApp(browser);
@@ -162,11 +162,24 @@ test('a profile with its own vault merges the backup: connections from both, no 
   await settings(page);
   await restore(page, { name: exported.name, mimeType: 'application/octet-stream', buffer: exported.bytes }, PASSWORD, 'merge');
   await done.getByText('Merged: 0 connection(s) added, 0 updated, 0 history point(s) added.').waitFor();
-  // The vault kept its own password.
+  // Binance removed here, then the same file merged again: it stays removed, and the
+  // result says so.
+  await dashboard(page);
+  await page.getByTestId('connection-Binance').getByRole('button', { name: 'Remove…' }).click();
+  await page.getByTestId('confirm-remove').click();
+  await page.getByTestId('status-Binance').waitFor({ state: 'detached' });
+  await settings(page);
+  await restore(page, { name: exported.name, mimeType: 'application/octet-stream', buffer: exported.bytes }, PASSWORD, 'merge');
+  await done
+    .getByText('Merged: 0 connection(s) added, 0 updated, 0 history point(s) added. 1 connection(s) you removed here since that backup stay removed.')
+    .waitFor();
+  // The vault kept its own password, and Binance stays removed.
   await page.getByTestId('lock').click();
   await unlock(page, NEW_PASSWORD);
   await page.getByTestId('dashboard').waitFor();
-  await upToDate(page, 'OKX', 'Binance');
+  await upToDate(page, 'OKX');
+  assert.equal(await page.getByTestId('status-Binance').count(), 0, 'Binance stays removed');
+  assert.equal(await page.getByTestId('status-OKX').count(), 1);
   assertNoProblems(page);
   await context.close();
 });

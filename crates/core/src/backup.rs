@@ -13,7 +13,8 @@
 //!
 //! Restoring into a vault that exists either replaces it (the backup's meta and records, as
 //! they are) or [`merge`]s: connections matched by exchange and API key (the one saved later
-//! wins), history points united by time, the snapshot joined, the current settings kept,
+//! wins; one removed here since the backup's copy was saved stays removed), history points
+//! united by time, the snapshot joined, the current settings kept,
 //! and every record written sealed under the current vault's key.
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::history::{self, Layout, Point};
-use crate::records::{Connection, Snapshot, CONNECTION_PREFIX, SNAPSHOT_ID};
+use crate::records::{Connection, Settings, Snapshot, CONNECTION_PREFIX, SETTINGS_ID, SNAPSHOT_ID};
 use crate::vault::{
     derive_key, OpenVault, SealedRecord, VaultError, VaultHeader, VaultKey, VaultMeta, MANIFEST_ID,
 };
@@ -256,6 +257,9 @@ pub struct Merged {
     pub updated: usize,
     /// History points only the backup had.
     pub points_added: usize,
+    /// Connections removed here that the backup still holds (saved no later than their
+    /// removal): not brought back.
+    pub not_brought_back: usize,
 }
 
 /// Merges an opened backup (`theirs`, its records `backup`) into the current vault
@@ -265,7 +269,9 @@ pub struct Merged {
 /// * Connections: the same exchange and API key is one connection; the copy saved later
 ///   wins (the current one on a tie) and keeps the current id, so the current history
 ///   and snapshot still point at it. A connection only the backup has is added (under a
-///   new id if its id is taken).
+///   new id if its id is taken), unless it was removed here after the backup's copy was
+///   saved (the current settings' [`Settings::removed`]): then it stays removed, and its
+///   history points keep their values under an id of no connection.
 /// * History: the union by time (at the same millisecond the current point stays), with
 ///   the backup's connection ids mapped as above, then compacted as every refresh does.
 /// * Snapshot: the current one, plus the backup's data of the connections it added, and of
@@ -280,6 +286,13 @@ pub fn merge(
     now_ms: u64,
 ) -> Result<Merged, VaultError> {
     let mut out = Merged::default();
+    let removed = records
+        .iter()
+        .find(|(id, _)| id == SETTINGS_ID)
+        .map(|(_, sealed)| ours.open_json::<Settings>(SETTINGS_ID, sealed))
+        .transpose()?
+        .unwrap_or_default()
+        .removed;
     let current = connections_of(ours, records)?;
     let mut taken: Vec<String> = current.iter().map(|c| c.id.clone()).collect();
     // Backup connection id → (id here, whether the backup's data of it is taken).
@@ -301,8 +314,13 @@ pub fn merge(
                     id.push_str("-b");
                 }
                 taken.push(id.clone());
-                out.added += 1;
-                (id, true)
+                if removed.iter().any(|r| r.covers(&theirs_conn)) {
+                    out.not_brought_back += 1;
+                    (id, false)
+                } else {
+                    out.added += 1;
+                    (id, true)
+                }
             }
         };
         if take {
@@ -411,7 +429,6 @@ pub fn file_name(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{Settings, SETTINGS_ID};
     use crate::vault::{KdfParams, Manifest};
 
     const PASSWORD: &str = "backup password 1";
@@ -639,6 +656,65 @@ mod tests {
         let again = merge(&ours, &after, &theirs, &backup, NOW).unwrap();
         assert_eq!((again.added, again.updated, again.points_added), (0, 0, 0));
         assert!(again.puts.is_empty() && again.deletes.is_empty());
+    }
+
+    /// `records` with their settings record replaced by `settings`.
+    fn with_settings(
+        vault: &OpenVault,
+        mut records: Vec<SealedRecord>,
+        settings: &Settings,
+    ) -> Vec<SealedRecord> {
+        records.retain(|(id, _)| id != SETTINGS_ID);
+        let sealed = vault.seal_json(SETTINGS_ID, settings).unwrap();
+        records.push((SETTINGS_ID.into(), sealed));
+        records
+    }
+
+    #[test]
+    fn a_connection_removed_here_is_not_brought_back_by_an_older_backup() {
+        let okx = conn("a1", ExchangeId::Okx, "KEY-OKX", "OKX", 10);
+        let binance = |saved| conn("a2", ExchangeId::Binance, "KEY-BIN", "Binance", saved);
+        // Binance was removed here at 20; the backup's copy was saved at 10.
+        let mut settings = Settings::default();
+        settings.note_removed(&binance(10), 20);
+        let (ours, records) = stored("ours password 1", std::slice::from_ref(&okx), &[], None);
+        let records = with_settings(&ours, records, &settings);
+        let held = [point(NOW - DAY, 70, "a2")];
+        let backup_snapshot = snapshot(NOW - 5000, &[("a2", "BTC", 2)]);
+        let (theirs, backup) = stored(
+            "theirs password 2",
+            &[okx.clone(), binance(10)],
+            &held,
+            Some(&backup_snapshot),
+        );
+        let merged = merge(&ours, &records, &theirs, &backup, NOW).unwrap();
+        assert_eq!(
+            (merged.added, merged.updated, merged.not_brought_back),
+            (0, 0, 1)
+        );
+        let after = apply(&records, &merged);
+        let ids: Vec<String> = connections_of(&ours, &after)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["a1"], "Binance stays removed");
+        // Its past value stays in history; nothing of it joins the snapshot.
+        assert_eq!(merged.points_added, 1);
+        assert!(!merged.puts.iter().any(|(id, _)| id == SNAPSHOT_ID));
+        // Merging it again: still not brought back.
+        let again = merge(&ours, &after, &theirs, &backup, NOW).unwrap();
+        assert_eq!((again.added, again.not_brought_back), (0, 1));
+
+        // Saved there after it was removed here (added again on another device): wanted.
+        let (theirs, backup) = stored("theirs password 2", &[binance(30)], &[], None);
+        let merged = merge(&ours, &records, &theirs, &backup, NOW).unwrap();
+        assert_eq!((merged.added, merged.not_brought_back), (1, 0));
+        // The same key string on another exchange is another connection.
+        let bybit = conn("b3", ExchangeId::Bybit, "KEY-BIN", "Bybit", 10);
+        let (theirs, backup) = stored("theirs password 2", &[bybit], &[], None);
+        let merged = merge(&ours, &records, &theirs, &backup, NOW).unwrap();
+        assert_eq!((merged.added, merged.not_brought_back), (1, 0));
     }
 
     #[test]

@@ -113,6 +113,40 @@ impl Connection {
     pub fn record_id(&self) -> String {
         format!("{CONNECTION_PREFIX}{}", self.id)
     }
+
+    /// SHA-256 of the API key, hex: names the key of a removed connection without keeping
+    /// it (see [`Removed`]).
+    fn key_sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.api_key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// A connection removed from this vault, kept in the settings so that merging an older
+/// backup that still holds it does not bring it back: its exchange, a SHA-256 of its API key
+/// (the key itself goes with the connection) and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub exchange: ExchangeId,
+    pub key_sha256: String,
+    pub at_ms: u64,
+}
+
+impl Removed {
+    /// The most kept: the oldest go first (a connection removed that long ago is unlikely
+    /// to be in a backup merged now, and would come back, as before this list).
+    pub const KEPT: usize = 100;
+
+    /// Whether `connection` is this removed one, saved no later than it was removed (a copy
+    /// saved after that was added again elsewhere, and is wanted).
+    pub fn covers(&self, connection: &Connection) -> bool {
+        self.exchange == connection.exchange
+            && connection.saved_ms <= self.at_ms
+            && self.key_sha256 == connection.key_sha256()
+    }
 }
 
 /// The user's settings, stored encrypted like everything else.
@@ -144,6 +178,9 @@ pub struct Settings {
     /// When the backup reminder was last dismissed (Unix ms).
     #[serde(default)]
     pub backup_dismissed_ms: u64,
+    /// Connections removed here, newest last (at most [`Removed::KEPT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<Removed>,
 }
 
 impl Settings {
@@ -164,6 +201,21 @@ impl Settings {
 
     fn default_dust() -> rust_decimal::Decimal {
         rust_decimal::Decimal::ONE
+    }
+
+    /// Notes `connection` as removed at `at_ms` (once per key: a later removal replaces
+    /// the earlier).
+    pub fn note_removed(&mut self, connection: &Connection, at_ms: u64) {
+        let key_sha256 = connection.key_sha256();
+        self.removed
+            .retain(|r| !(r.exchange == connection.exchange && r.key_sha256 == key_sha256));
+        self.removed.push(Removed {
+            exchange: connection.exchange,
+            key_sha256,
+            at_ms,
+        });
+        let over = self.removed.len().saturating_sub(Removed::KEPT);
+        self.removed.drain(..over);
     }
 
     /// The dashboard offers a backup: connections changed since the last backup, and the
@@ -222,6 +274,7 @@ impl Default for Settings {
             connections_changed_ms: 0,
             last_backup_ms: None,
             backup_dismissed_ms: 0,
+            removed: Vec::new(),
         }
     }
 }
@@ -480,6 +533,44 @@ mod tests {
     }
 
     /// Snapshots saved before the exchange seam (no notes, no not-enabled list) still open.
+    #[test]
+    fn a_removed_connection_is_noted_by_a_hash_of_its_key_once_and_the_oldest_go_first() {
+        let okx = |key: &str, saved_ms| Connection {
+            id: "1".into(),
+            exchange: ExchangeId::Okx,
+            label: "OKX".into(),
+            api_key: key.into(),
+            secret: Secret::new("s"),
+            passphrase: None,
+            options: ConnectionOptions::default(),
+            key_expires_ms: None,
+            saved_ms,
+        };
+        let mut s = Settings::default();
+        s.note_removed(&okx("985d5b66", 5), 10);
+        s.note_removed(&okx("985d5b66", 5), 30);
+        assert_eq!(s.removed.len(), 1, "one entry per key: {:?}", s.removed);
+        assert_eq!(s.removed[0].at_ms, 30, "the later removal");
+        // `printf 985d5b66 | sha256sum`
+        assert_eq!(
+            s.removed[0].key_sha256,
+            "d8479a4e526df1762f167c90b9adf2288dc8c40591029aa16b329f6e52f17f22"
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("985d5b66"), "the key is not kept: {json}");
+        assert!(s.removed[0].covers(&okx("985d5b66", 30)));
+        assert!(!s.removed[0].covers(&okx("985d5b66", 31)), "saved after");
+        assert!(!s.removed[0].covers(&okx("985d5b67", 1)), "another key");
+        for i in 0..Removed::KEPT + 5 {
+            s.note_removed(&okx(&format!("key {i}"), 0), 100 + i as u64);
+        }
+        assert_eq!(s.removed.len(), Removed::KEPT);
+        assert_eq!(s.removed[0].at_ms, 105, "the oldest went first");
+        // Settings written before the list read as none removed.
+        let old: Settings = serde_json::from_str(r#"{"auto_lock_minutes":15}"#).unwrap();
+        assert!(old.removed.is_empty());
+    }
+
     #[test]
     fn older_snapshots_still_read() {
         let old = r#"{"as_of_ms":5,"holdings":[{"connection":"c","account":"trading","asset":"BTC","amount":"1","usd":null}],"positions":[],"prices":{"BTC":"97000"}}"#;
