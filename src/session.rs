@@ -297,9 +297,23 @@ impl Session {
 
     /// The last saved portfolio snapshot.
     pub async fn snapshot(&self) -> Result<Option<Snapshot>, SessionError> {
-        match self.store.record(SNAPSHOT_ID).await? {
-            Some(sealed) => Ok(Some(self.vault().open_json(SNAPSHOT_ID, &sealed)?)),
-            None => Ok(None),
+        let Some(sealed) = self.store.record(SNAPSHOT_ID).await? else {
+            return Ok(None);
+        };
+        match self.vault().open_json(SNAPSHOT_ID, &sealed) {
+            Ok(snapshot) => Ok(Some(snapshot)),
+            Err(e) => Err(self.unreadable(e).await),
+        }
+    }
+
+    /// What a record that does not open means: damage, unless the vault changed meanwhile
+    /// (another tab set a new password, or erased it and made a new one), so this session's
+    /// key is retired. Every read goes through here, as every write goes through the guard.
+    async fn unreadable(&self, e: VaultError) -> SessionError {
+        match self.store.meta().await {
+            Ok(Some(meta)) if *meta == *self.meta => e.into(),
+            Ok(_) => SessionError::VaultChanged,
+            Err(e) => e.into(),
         }
     }
 
@@ -324,10 +338,10 @@ impl Session {
 
     /// History's points, time-ordered, and what its records hold.
     pub async fn history(&self) -> Result<(Vec<Point>, Layout), SessionError> {
-        Ok(backup::history_of(
-            self.vault(),
-            &self.store.records().await?,
-        )?)
+        match backup::history_of(self.vault(), &self.store.records().await?) {
+            Ok(history) => Ok(history),
+            Err(e) => Err(self.unreadable(e).await),
+        }
     }
 
     /// The backup file of this vault as stored now (nothing decrypted), after noting the
@@ -425,18 +439,21 @@ impl Session {
     }
 
     pub async fn connections(&self) -> Result<Vec<Connection>, SessionError> {
-        Ok(backup::connections_of(
-            self.vault(),
-            &self.store.records().await?,
-        )?)
+        match backup::connections_of(self.vault(), &self.store.records().await?) {
+            Ok(connections) => Ok(connections),
+            Err(e) => Err(self.unreadable(e).await),
+        }
     }
 
     /// One connection by id.
     pub async fn connection(&self, id: &str) -> Result<Option<Connection>, SessionError> {
         let record = format!("{CONNECTION_PREFIX}{id}");
-        match self.store.record(&record).await? {
-            Some(sealed) => Ok(Some(self.vault().open_json(&record, &sealed)?)),
-            None => Ok(None),
+        let Some(sealed) = self.store.record(&record).await? else {
+            return Ok(None);
+        };
+        match self.vault().open_json(&record, &sealed) {
+            Ok(connection) => Ok(Some(connection)),
+            Err(e) => Err(self.unreadable(e).await),
         }
     }
 

@@ -345,6 +345,15 @@ async fn a_write_with_a_retired_key_is_refused() {
         tab_b.delete_connection("c1").await.err(),
         Some(SessionError::VaultChanged)
     );
+    // Its reads say the same, not "damaged": the records no longer open with its key.
+    assert_eq!(
+        tab_b.connections().await.err(),
+        Some(SessionError::VaultChanged)
+    );
+    assert_eq!(
+        tab_b.connection("c1").await.err(),
+        Some(SessionError::VaultChanged)
+    );
     assert_eq!(snapshot(&store).await, before, "tab B wrote nothing");
 
     let reopened = Session::unlock(store.clone(), "new password 456")

@@ -532,7 +532,6 @@ mod tests {
         assert_eq!(previous.merge(&all_down, &book, 10), None);
     }
 
-    /// Snapshots saved before the exchange seam (no notes, no not-enabled list) still open.
     #[test]
     fn a_removed_connection_is_noted_by_a_hash_of_its_key_once_and_the_oldest_go_first() {
         let okx = |key: &str, saved_ms| Connection {
@@ -571,6 +570,7 @@ mod tests {
         assert!(old.removed.is_empty());
     }
 
+    /// Snapshots saved before the exchange seam (no notes, no not-enabled list) still open.
     #[test]
     fn older_snapshots_still_read() {
         let old = r#"{"as_of_ms":5,"holdings":[{"connection":"c","account":"trading","asset":"BTC","amount":"1","usd":null}],"positions":[],"prices":{"BTC":"97000"}}"#;
