@@ -308,7 +308,9 @@ impl Session {
 
     /// What a record that does not open means: damage, unless the vault changed meanwhile
     /// (another tab set a new password, or erased it and made a new one), so this session's
-    /// key is retired. Every read goes through here, as every write goes through the guard.
+    /// key is retired. The reads of [`Self::snapshot`], [`Self::connection`],
+    /// [`Self::connections`] and [`Self::history`] go through here. (One generic reader for
+    /// the four cost about 1 KB of bundle: each async copy is compiled per type.)
     async fn unreadable(&self, e: VaultError) -> SessionError {
         match self.store.meta().await {
             Ok(Some(meta)) if *meta == *self.meta => e.into(),

@@ -118,10 +118,7 @@ impl Connection {
     /// it (see [`Removed`]).
     fn key_sha256(&self) -> String {
         use sha2::{Digest, Sha256};
-        Sha256::digest(self.api_key.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(Sha256::digest(self.api_key.as_bytes()))
     }
 }
 
